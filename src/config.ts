@@ -1,0 +1,211 @@
+// Flags, environment (GOCM_*) and config file → one frozen, validated Config.
+// Every problem here is a ConfigError: gocmd prints one line and exits 2.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { ConfigError } from './errors.js';
+
+export interface TcpAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Config {
+  /** Unix socket path; undefined when systemd hands us our sockets. */
+  readonly socket: string;
+  readonly socketMode: number;
+  readonly tcp: TcpAddress | undefined;
+  readonly tcpAllowRemote: boolean;
+  readonly maxLineBytes: number;
+  readonly maxConnections: number;
+  /** 0: never. */
+  readonly idleTimeoutMs: number;
+  readonly spool: string;
+  readonly sync: 'normal' | 'full';
+  readonly spoolMax: number;
+  readonly provider: 'fcm' | 'gcm';
+  readonly credentials: string | undefined;
+  readonly projectId: string | undefined;
+  /** The legacy API key itself (a secret: never log it). */
+  readonly apiKey: string | undefined;
+  readonly fcmEndpoint: string;
+  readonly gcmEndpoint: string;
+  readonly retries: number;
+  readonly maxBackoffMs: number;
+  readonly requestTimeoutMs: number;
+  readonly concurrency: number;
+  readonly connections: number;
+  readonly dryRun: boolean;
+  readonly drainTimeoutMs: number;
+  readonly logLevel: string;
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "10s", "250ms", "2m", or a bare number of seconds → milliseconds. */
+export function parseDuration(name: string, value: unknown): number {
+  const match = DURATION.exec(String(value).trim());
+  if (!match) throw new ConfigError(`--${name}: "${String(value)}" is not a duration (e.g. 10s, 250ms, 2m)`);
+  return Math.round(Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1000));
+}
+
+function wholeNumber(name: string, value: unknown, min: number): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`--${name}: "${String(value)}" is not a whole number ≥ ${min}`);
+  return n;
+}
+
+/** "HOST:PORT", "[::1]:PORT" → address. */
+export function parseTcp(value: string): TcpAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new ConfigError(`--tcp: "${value}" is not HOST:PORT (e.g. 127.0.0.1:7070 or [::1]:7070)`);
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function defaultSpool(env: NodeJS.ProcessEnv): string {
+  if (env.STATE_DIRECTORY) return join(env.STATE_DIRECTORY.split(':')[0] as string, 'spool.db');
+  const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(stateHome, 'gocm', 'spool.db');
+}
+
+function readSecretFile(flag: string, path: string): string {
+  try {
+    const secret = readFileSync(path, 'utf8').trim();
+    if (!secret) throw new ConfigError(`--${flag}: ${path} is empty`);
+    return secret;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`--${flag}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+function credentialsPath(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (flag) return flag;
+  if (env.GOOGLE_APPLICATION_CREDENTIALS) return env.GOOGLE_APPLICATION_CREDENTIALS;
+  if (env.CREDENTIALS_DIRECTORY) return join(env.CREDENTIALS_DIRECTORY, 'fcm.json');
+  return undefined;
+}
+
+export const USAGE = 'gocmd [options]: the gocm daemon. Options come from flags, GOCM_* variables or --config FILE.';
+
+/** The option table: one place for names, defaults and help. */
+function parser(argv: readonly string[]) {
+  return yargs([...argv])
+    .scriptName('gocmd')
+    .usage(USAGE)
+    .env('GOCM')
+    .config('config', 'a JSON file of options, named as the long flags', (path: string) => {
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as object;
+      } catch (error) {
+        throw new ConfigError(`--config: cannot read ${path}: ${(error as Error).message}`);
+      }
+    })
+    .options({
+      socket: { type: 'string', default: '/run/gocm.sock', desc: 'Unix socket to listen on' },
+      'socket-mode': { type: 'string', default: '0660', desc: 'permissions of the socket file (octal)' },
+      tcp: { type: 'string', desc: 'also listen on HOST:PORT (loopback only unless --tcp-allow-remote)' },
+      'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp on a non-loopback address' },
+      'max-line-bytes': { type: 'number', default: 1_048_576, desc: 'longest request line accepted' },
+      'max-connections': { type: 'number', default: 1024, desc: 'client connections served at once' },
+      'idle-timeout': { type: 'string', default: '0', desc: 'close connections silent this long (0: never)' },
+      spool: { type: 'string', desc: 'SQLite spool file, or :memory: to keep nothing across restarts' },
+      sync: { choices: ['normal', 'full'], default: 'normal', desc: 'normal survives a crash; full also power loss' },
+      'spool-max': { type: 'number', default: 10_000_000, desc: 'tokens the spool may hold before send answers busy' },
+      provider: { choices: ['fcm', 'gcm'], desc: 'upstream: fcm (HTTP v1, default) or gcm (legacy)' },
+      credentials: { type: 'string', desc: 'Google service-account JSON file (fcm)' },
+      'project-id': { type: 'string', desc: "Firebase project id (default: the credentials file's)" },
+      'apikey-file': { type: 'string', desc: 'file holding the legacy server key (gcm)' },
+      apikey: { type: 'string', desc: 'the legacy server key itself (visible in ps; prefer --apikey-file)' },
+      'fcm-endpoint': { type: 'string', default: 'https://fcm.googleapis.com', desc: 'FCM v1 base URL' },
+      'gcm-endpoint': { type: 'string', default: 'https://fcm.googleapis.com/fcm/send', desc: 'legacy send URL' },
+      retries: { type: 'number', default: 2, desc: 'extra tries per token for retryable outcomes' },
+      'max-backoff': { type: 'string', default: '60s', desc: 'longest wait between tries (Retry-After may ask more)' },
+      'request-timeout': { type: 'string', default: '10s', desc: 'an upstream request slower than this is a network error' },
+      concurrency: { type: 'number', default: 2000, desc: 'upstream requests in flight at once' },
+      connections: { type: 'number', default: 16, desc: 'upstream connections in the pool' },
+      'dry-run': { type: 'boolean', default: false, desc: 'ask the upstream to validate without delivering' },
+      'drain-timeout': { type: 'string', default: '10s', desc: 'on SIGTERM, wait this long for requests in flight' },
+      'log-level': { choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
+    })
+    .strict()
+    .version(false)
+    .help()
+    .wrap(100)
+    .fail((message: string | undefined, error: Error | undefined) => {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(message ?? error?.message ?? 'bad arguments');
+    });
+}
+
+/** Parse and validate; throws ConfigError. Prints help and returns undefined for --help. */
+export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Config | undefined> {
+  let helped = false;
+  const args = await parser(argv)
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .middleware((a) => {
+      if (a.help) helped = true;
+    }, true)
+    .parseAsync();
+  if (helped) return undefined;
+  if (args._.length > 0) throw new ConfigError(`unexpected argument "${String(args._[0])}"`);
+
+  const socketMode = Number.parseInt(args['socket-mode'], 8);
+  if (!/^0?[0-7]{3}$/.test(args['socket-mode'])) throw new ConfigError(`--socket-mode: "${args['socket-mode']}" is not an octal mode like 0660`);
+  const tcp = args.tcp ? parseTcp(args.tcp) : undefined;
+  if (tcp && !isLoopback(tcp.host) && !args['tcp-allow-remote']) {
+    throw new ConfigError(`--tcp: ${tcp.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
+  }
+  for (const flag of ['fcm-endpoint', 'gcm-endpoint'] as const) {
+    let url: URL;
+    try {
+      url = new URL(args[flag]);
+    } catch {
+      throw new ConfigError(`--${flag}: "${args[flag]}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--${flag}: only http:// and https:// URLs work`);
+  }
+
+  const apiKey = args['apikey-file'] ? readSecretFile('apikey-file', args['apikey-file']) : args.apikey || undefined;
+  const credentials = credentialsPath(args.credentials, env);
+  const provider = (args.provider as 'fcm' | 'gcm' | undefined) ?? (apiKey && !credentials ? 'gcm' : 'fcm');
+  if (provider === 'gcm' && !apiKey) throw new ConfigError('--provider gcm needs a key: --apikey-file FILE or $GOCM_APIKEY');
+  if (provider === 'fcm' && !credentials) {
+    throw new ConfigError('--provider fcm needs a service-account file: --credentials FILE, $GOOGLE_APPLICATION_CREDENTIALS or $CREDENTIALS_DIRECTORY/fcm.json');
+  }
+
+  return Object.freeze({
+    socket: args.socket,
+    socketMode,
+    tcp,
+    tcpAllowRemote: args['tcp-allow-remote'],
+    maxLineBytes: wholeNumber('max-line-bytes', args['max-line-bytes'], 64),
+    maxConnections: wholeNumber('max-connections', args['max-connections'], 1),
+    idleTimeoutMs: parseDuration('idle-timeout', args['idle-timeout']),
+    spool: args.spool || defaultSpool(env),
+    sync: args.sync as 'normal' | 'full',
+    spoolMax: wholeNumber('spool-max', args['spool-max'], 1),
+    provider,
+    credentials: provider === 'fcm' ? credentials : undefined,
+    projectId: args['project-id'],
+    apiKey: provider === 'gcm' ? apiKey : undefined,
+    fcmEndpoint: args['fcm-endpoint'].replace(/\/+$/, ''),
+    gcmEndpoint: args['gcm-endpoint'],
+    retries: wholeNumber('retries', args.retries, 0),
+    maxBackoffMs: parseDuration('max-backoff', args['max-backoff']),
+    requestTimeoutMs: parseDuration('request-timeout', args['request-timeout']),
+    concurrency: wholeNumber('concurrency', args.concurrency, 1),
+    connections: wholeNumber('connections', args.connections, 1),
+    dryRun: args['dry-run'],
+    drainTimeoutMs: parseDuration('drain-timeout', args['drain-timeout']),
+    logLevel: args['log-level'],
+  });
+}

@@ -1,0 +1,42 @@
+// The wire error codes of SPEC.md, in one table, and the error classes that carry them.
+// A test checks that every code here is documented in the README.
+
+export const ERROR_CODES = {
+  bad_json: 'the line is not a JSON object',
+  bad_request: 'the command is missing a field or has one of the wrong type',
+  unknown_command: 'the "cmd" field names no command',
+  line_too_long: 'the line is longer than --max-line-bytes; it was skipped',
+  payload_too_large: "the data payload is over FCM's 4096-byte limit",
+  busy: 'the spool is full (--spool-max or the disk); nothing was accepted',
+  shutting_down: 'the daemon is stopping; the connection closes after this reply',
+  internal: 'an unexpected error in the daemon; nothing was accepted',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error answered on the wire: a stable code and a message for people. */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** The spool cannot take more work: answered as `busy`, never retried by us. */
+export class SpoolFullError extends ProtocolError {
+  constructor(message: string) {
+    super('busy', message);
+    this.name = 'SpoolFullError';
+  }
+}
+
+/** A usage or configuration problem: gocmd prints one line and exits 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
