@@ -93,6 +93,8 @@ function credentialsPath(flag: string | undefined, env: NodeJS.ProcessEnv): stri
   return undefined;
 }
 
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export const USAGE = 'gocmd [options]: the gocm daemon. Options come from flags, GOCM_* variables or --config FILE.';
 
 /** The option table: one place for names, defaults and help. */
@@ -101,6 +103,8 @@ function parser(argv: readonly string[]) {
     .scriptName('gocmd')
     .usage(USAGE)
     .env('GOCM')
+    // A flag given twice (or in the environment and on the command line) takes its last value.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .config('config', 'a JSON file of options, named as the long flags', (path: string) => {
       try {
         return JSON.parse(readFileSync(path, 'utf8')) as object;
@@ -130,7 +134,7 @@ function parser(argv: readonly string[]) {
       'max-backoff': { type: 'string', default: '60s', desc: 'longest wait between tries (Retry-After may ask more)' },
       'request-timeout': { type: 'string', default: '10s', desc: 'an upstream request slower than this is a network error' },
       concurrency: { type: 'number', default: 2000, desc: 'upstream requests in flight at once' },
-      connections: { type: 'number', default: 16, desc: 'upstream connections in the pool' },
+      connections: { type: 'number', default: 20, desc: 'upstream connections in the pool (HTTP/2: up to 100 streams each)' },
       'dry-run': { type: 'boolean', default: false, desc: 'ask the upstream to validate without delivering' },
       'drain-timeout': { type: 'string', default: '10s', desc: 'on SIGTERM, wait this long for requests in flight' },
       'log-level': { choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
@@ -147,15 +151,16 @@ function parser(argv: readonly string[]) {
 
 /** Parse and validate; throws ConfigError. Prints help and returns undefined for --help. */
 export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Config | undefined> {
-  let helped = false;
-  const args = await parser(argv)
-    .exitProcess(false)
-    .showHelpOnFail(false)
-    .middleware((a) => {
-      if (a.help) helped = true;
-    }, true)
-    .parseAsync();
-  if (helped) return undefined;
+  // --help and --version print and end the run; yargs must not exit the process for us.
+  if (argv.includes('--help') || argv.includes('-h')) {
+    await parser(argv).exitProcess(false).parseAsync();
+    return undefined;
+  }
+  if (argv.includes('--version')) {
+    process.stdout.write(`${VERSION}\n`);
+    return undefined;
+  }
+  const args = await parser(argv).exitProcess(false).showHelpOnFail(false).parseAsync();
   if (args._.length > 0) throw new ConfigError(`unexpected argument "${String(args._[0])}"`);
 
   const socketMode = Number.parseInt(args['socket-mode'], 8);

@@ -8,11 +8,15 @@ import type { Outcome } from './provider.js';
  */
 export const TOO_MANY_REQUESTS_FLOOR_MS = 60_000;
 
+const HTTP_DATE = /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 /** Retry-After as seconds or an HTTP date → milliseconds from `now`; undefined when absent or unreadable. */
 export function parseRetryAfter(header: string | string[] | undefined, now: number): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || value.trim() === '') return undefined;
   if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  // Only an HTTP-date (RFC 9110 IMF-fixdate) counts: V8's Date.parse reads "-5" or "1.5" as dates in 2001.
+  if (!HTTP_DATE.test(value.trim())) return undefined;
   const date = Date.parse(value);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

@@ -1,0 +1,35 @@
+// Upstream trouble, summed and logged at most once a second: a 5xx storm over
+// a million tokens is one line a second, not a million lines.
+import type { Logger } from '../log.js';
+
+const INTERVAL_MS = 1000;
+
+export class ProblemLog {
+  private counts = new Map<string, number>();
+  private configProblems = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Count one token's trouble; `configProblem` ones are the operator's to fix and logged as errors. */
+  note(reason: string, configProblem = false): void {
+    const into = configProblem ? this.configProblems : this.counts;
+    into.set(reason, (into.get(reason) ?? 0) + 1);
+    // unref: a pending summary must not keep a stopping daemon alive.
+    this.timer ??= setTimeout(() => this.flush(), INTERVAL_MS).unref();
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.configProblems.size > 0) {
+      this.log.error(
+        { reasons: Object.fromEntries(this.configProblems) },
+        'the upstream refuses our credentials or project (e.g. SENDER_ID_MISMATCH, 401): check --credentials / --apikey-file; affected tokens were failed, not purged',
+      );
+    }
+    if (this.counts.size > 0) this.log.warn({ reasons: Object.fromEntries(this.counts) }, 'delivery problems in the last second');
+    this.counts = new Map();
+    this.configProblems = new Map();
+  }
+}

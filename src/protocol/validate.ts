@@ -1,0 +1,122 @@
+// Validation of a `send` request: wire JSON in, a MessageContent and its
+// de-duplicated tokens out, or a ProtocolError that says exactly what is wrong. Pure.
+import { ProtocolError } from '../errors.js';
+import type { MessageContent } from '../message.js';
+
+/** FCM refuses a data payload over 4096 bytes; we refuse it before it is spooled. */
+export const MAX_DATA_BYTES = 4096;
+
+export interface SendRequest {
+  readonly content: MessageContent;
+  readonly tokens: readonly string[];
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError('bad_request', message);
+}
+
+function tokensOf(value: unknown): string[] {
+  if (value === undefined) throw bad('"tokens" is missing: give an array of device tokens');
+  if (!Array.isArray(value)) throw bad('"tokens" must be an array of strings');
+  if (value.length === 0) throw bad('"tokens" is empty: give at least one device token');
+  const unique = new Set<string>();
+  for (let i = 0; i < value.length; i++) {
+    const token: unknown = value[i];
+    if (typeof token !== 'string') throw bad(`"tokens"[${i}] is not a string`);
+    if (token.length === 0) throw bad(`"tokens"[${i}] is an empty string`);
+    unique.add(token);
+  }
+  return unique.size === value.length ? (value as string[]) : [...unique];
+}
+
+function optionalObject(request: Json, key: string): Json | undefined {
+  const value = request[key];
+  if (value === undefined) return undefined;
+  if (!isObject(value)) throw bad(`"${key}" must be a JSON object`);
+  return value;
+}
+
+function optionalString(from: Json, key: string, label = key): string | undefined {
+  const value = from[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw bad(`"${label}" must be a string`);
+  return value;
+}
+
+function notificationOf(request: Json): MessageContent['notification'] {
+  const notification = optionalObject(request, 'notification');
+  if (!notification) return undefined;
+  for (const key of Object.keys(notification)) {
+    if (key !== 'title' && key !== 'body' && key !== 'image') throw bad(`"notification.${key}" is not a field; use title, body and image`);
+  }
+  const title = optionalString(notification, 'title', 'notification.title');
+  const body = optionalString(notification, 'body', 'notification.body');
+  const image = optionalString(notification, 'image', 'notification.image');
+  return { ...(title !== undefined && { title }), ...(body !== undefined && { body }), ...(image !== undefined && { image }) };
+}
+
+/** The size FCM counts: the data values as strings, keys included. */
+function dataBytes(payload: Json): number {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(payload)) {
+    const text = typeof value === 'string' ? value : JSON.stringify(value) ?? '';
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(text);
+  }
+  return bytes;
+}
+
+/** Check a parsed `send` line. Unknown extra keys are refused so that typos do not pass silently. */
+export function validateSend(request: Json): SendRequest {
+  for (const key of Object.keys(request)) {
+    if (!SEND_KEYS.has(key)) throw bad(`"${key}" is not a field of send`);
+  }
+  const tokens = tokensOf(request.tokens);
+  const payload = request.payload === undefined ? {} : request.payload;
+  if (!isObject(payload)) throw bad('"payload" must be a JSON object');
+  const size = dataBytes(payload);
+  if (size > MAX_DATA_BYTES) {
+    throw new ProtocolError('payload_too_large', `the data payload is ${size} bytes; FCM takes at most ${MAX_DATA_BYTES}`);
+  }
+  const priority = request.priority;
+  if (priority !== undefined && priority !== 'normal' && priority !== 'high') throw bad('"priority" must be "normal" or "high"');
+  const ttl = request.ttl;
+  if (ttl !== undefined && !(Number.isSafeInteger(ttl) && (ttl as number) >= 0)) throw bad('"ttl" must be a whole number of seconds ≥ 0');
+  const dryRun = request.dry_run;
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw bad('"dry_run" must be true or false');
+
+  const content: MessageContent = {
+    payload,
+    ...definedEntry('notification', notificationOf(request)),
+    ...definedEntry('android', optionalObject(request, 'android')),
+    ...definedEntry('apns', optionalObject(request, 'apns')),
+    ...definedEntry('webpush', optionalObject(request, 'webpush')),
+    ...definedEntry('collapse_key', optionalString(request, 'collapse_key')),
+    ...definedEntry('priority', priority as 'normal' | 'high' | undefined),
+    ...definedEntry('ttl', ttl as number | undefined),
+    ...definedEntry('dry_run', dryRun as boolean | undefined),
+  };
+  return { content, tokens };
+}
+
+const SEND_KEYS = new Set([
+  'cmd', 'id', 'tokens', 'payload', 'notification', 'android', 'apns', 'webpush', 'collapse_key', 'priority', 'ttl', 'dry_run',
+]);
+
+function definedEntry<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/** A request id must be a string or a number; anything else is refused (and not echoed). */
+export function requestIdOf(request: Json): string | number | undefined {
+  const id = request.id;
+  if (id === undefined || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))) return id;
+  throw bad('"id" must be a string or a number');
+}
+
+export { isObject };

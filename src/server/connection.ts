@@ -1,0 +1,155 @@
+// One client connection: lines in, one reply per line out, in request order,
+// whatever order the answers become ready in. Reading stops while replies
+// pile up (a client that does not read cannot grow our memory).
+import type { Socket } from 'node:net';
+import type { Transform } from 'node:stream';
+import type { Commands } from '../protocol/commands.js';
+import { errorReply } from '../protocol/replies.js';
+import { type Frame, lineSplitter } from './framing.js';
+
+export interface ConnectionOptions {
+  readonly maxLineBytes: number;
+  /** 0: never. */
+  readonly idleTimeoutMs: number;
+}
+
+/** Replies waiting (for a commit, or for the client to read) before we stop reading its lines. */
+const MAX_WAITING_REPLIES = 1024;
+
+/** A reply slot: its text once known. */
+interface Slot {
+  text: string | undefined;
+}
+
+export class Connection {
+  private readonly splitter: Transform;
+  private readonly waiting: Slot[] = [];
+  private inputEnded = false;
+  private closing = false;
+  private paused = false;
+  private corked = false;
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly commands: Commands,
+    options: ConnectionOptions,
+  ) {
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.splitter = lineSplitter(options.maxLineBytes);
+    socket.on('error', () => socket.destroy());
+    socket.on('drain', () => this.resumeIfCaughtUp());
+    if (options.idleTimeoutMs > 0) {
+      socket.setTimeout(options.idleTimeoutMs, () => this.onIdle());
+    }
+    this.splitter.on('data', (frame: Frame) => this.onFrame(frame));
+    this.splitter.on('end', () => {
+      this.inputEnded = true;
+      this.endIfDone();
+    });
+    socket.pipe(this.splitter);
+  }
+
+  private onFrame(frame: Frame): void {
+    if (typeof frame !== 'string') {
+      this.answer(errorReply('line_too_long', undefined, 'the line is longer than --max-line-bytes; it was skipped'));
+      return;
+    }
+    if (frame.trim() === '') return;
+    if (this.closing) {
+      this.answer(errorReply('shutting_down', undefined, 'gocmd is stopping; this line was not processed'));
+      this.stopReading();
+      this.endIfDone();
+      return;
+    }
+    const reply = this.commands.handle(frame);
+    if (typeof reply === 'string') {
+      this.answer(reply);
+      return;
+    }
+    const slot: Slot = { text: undefined };
+    this.waiting.push(slot);
+    void reply.then((text) => {
+      slot.text = text;
+      this.flush();
+    });
+    this.pauseIfBehind();
+  }
+
+  /** A reply ready now: written at once unless earlier ones are still waiting. */
+  private answer(text: string): void {
+    if (this.waiting.length === 0) {
+      this.write(text);
+      this.pauseIfBehind();
+      return;
+    }
+    this.waiting.push({ text });
+  }
+
+  private flush(): void {
+    let head = this.waiting[0];
+    while (head !== undefined && head.text !== undefined) {
+      this.write(head.text);
+      this.waiting.shift();
+      head = this.waiting[0];
+    }
+    this.resumeIfCaughtUp();
+    this.endIfDone();
+  }
+
+  private write(text: string): void {
+    if (!this.socket.writable) return;
+    // Replies made in one turn of the event loop leave in one write: a client
+    // pipelining hundreds of lines costs one syscall per batch, not per line.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(text + '\n');
+  }
+
+  private pauseIfBehind(): void {
+    if (this.paused) return;
+    if (this.waiting.length < MAX_WAITING_REPLIES && !this.socket.writableNeedDrain) return;
+    this.paused = true;
+    this.splitter.pause();
+  }
+
+  private resumeIfCaughtUp(): void {
+    if (!this.paused || this.waiting.length >= MAX_WAITING_REPLIES / 2 || this.socket.writableNeedDrain) return;
+    this.paused = false;
+    if (!this.closing) this.splitter.resume();
+  }
+
+  /** Half-closed (or stopping) and every line answered: close our side. */
+  private endIfDone(): void {
+    if ((this.inputEnded || this.closing) && this.waiting.length === 0 && !this.socket.writableEnded) {
+      this.socket.end();
+    }
+  }
+
+  private stopReading(): void {
+    this.socket.unpipe(this.splitter);
+    this.splitter.pause();
+    this.socket.pause();
+  }
+
+  private onIdle(): void {
+    if (this.waiting.length > 0) return;
+    this.socket.end();
+  }
+
+  /** The daemon is stopping: answer what was received, refuse the rest, then close. */
+  shutdown(): void {
+    this.closing = true;
+    this.endIfDone();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,61 @@
+// The listeners and the set of live connections: accept (politely refusing
+// past --max-connections), and stop in order: listeners, then connections.
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Logger } from '../log.js';
+import type { Commands } from '../protocol/commands.js';
+import { errorReply } from '../protocol/replies.js';
+import { Connection, type ConnectionOptions } from './connection.js';
+
+export interface ServerOptions extends ConnectionOptions {
+  readonly maxConnections: number;
+}
+
+export class Server {
+  private readonly listeners: NetServer[] = [];
+  private readonly connections = new Set<Connection>();
+
+  constructor(
+    private readonly commands: Commands,
+    private readonly options: ServerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** A new listener whose connections this server serves; the caller makes it listen. */
+  listener(): NetServer {
+    // allowHalfOpen: a client that half-closes still gets every reply before we close.
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    server.on('error', (error) => this.log.error({ err: error }, 'listener error'));
+    this.listeners.push(server);
+    return server;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.connections.size >= this.options.maxConnections) {
+      socket.on('error', () => socket.destroy());
+      socket.end(errorReply('busy', undefined, `too many connections (--max-connections ${this.options.maxConnections}); try again later`) + '\n');
+      return;
+    }
+    const connection = new Connection(socket, this.commands, this.options);
+    this.connections.add(connection);
+    void connection.closed.then(() => this.connections.delete(connection));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Stop accepting; listeners we created remove their socket files as they close. */
+  async closeListeners(): Promise<void> {
+    await Promise.all(this.listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  }
+
+  /** Answer what each connection has received, then close it; cut off what is left after `timeoutMs`. */
+  async closeConnections(timeoutMs: number): Promise<void> {
+    for (const connection of this.connections) connection.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    const allClosed = Promise.all([...this.connections].map((connection) => connection.closed));
+    await Promise.race([allClosed, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    for (const connection of this.connections) connection.destroy();
+  }
+}
