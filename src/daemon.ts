@@ -97,7 +97,7 @@ export class Daemon {
     log.info({ pending: this.spool.pending(), inflight: this.engine.requestsInFlight }, 'stopping');
     clearInterval(this.statusTimer);
     this.notify(notifyStopping());
-    await this.server.closeListeners();
+    this.server.closeListeners();
     await this.server.closeConnections(config.drainTimeoutMs);
     await this.engine.stop(config.drainTimeoutMs);
     await this.spool.close();

@@ -167,3 +167,51 @@ describe('a client that does not read', () => {
     assert.equal(answered, written);
   });
 });
+
+describe('stopping', () => {
+  test('SIGTERM answers what was received, lets requests in flight finish, and exits 0', async (t) => {
+    const setup = await startGcmDaemon(['--drain-timeout', '20s'], { latencyMs: 400 });
+    t.after(() => setup.close());
+    const client = await setup.daemon.connect();
+    t.after(() => client.close());
+    assert.equal((await client.request({ cmd: 'send', tokens: ['ok-drain'], payload: {} })).ok, true);
+    await new Promise<void>((resolve) => {
+      const check = (): void => (setup.upstream.requests > 0 ? resolve() : void setImmediate(check));
+      check();
+    });
+    const exit = setup.daemon.stop('SIGTERM');
+    await client.closed();
+    assert.equal((await exit).code, 0);
+    assert.equal(setup.upstream.tokensSeen.get('ok-drain'), 1);
+    const stopped = setup.daemon.logs().find((line) => line.msg === 'stopped; pending tokens stay in the spool');
+    assert.equal(stopped?.pending, 0, 'the request in flight finished and was recorded');
+  });
+
+  test('a second signal does not start a second shutdown', async (t) => {
+    const setup = await startGcmDaemon(['--drain-timeout', '20s'], { latencyMs: 300 });
+    t.after(() => setup.close());
+    await setup.daemon.request({ cmd: 'send', tokens: ['ok-twice'], payload: {} });
+    setup.daemon.child.kill('SIGTERM');
+    setup.daemon.child.kill('SIGINT');
+    assert.equal((await setup.daemon.exited).code, 0);
+    assert.equal(setup.daemon.logs().filter((line) => line.msg === 'stopping').length, 1);
+  });
+
+  test('lines that arrive while stopping get shutting_down and the connection closes', async (t) => {
+    const setup = await startGcmDaemon(['--drain-timeout', '20s'], { behaviour: 'hang', latencyMs: 0 });
+    t.after(() => setup.close());
+    const client = await setup.daemon.connect();
+    t.after(() => client.close());
+    await client.request({ cmd: 'send', tokens: ['ok-hang'], payload: {} });
+    setup.daemon.child.kill('SIGTERM');
+    // The daemon logs "stopping" before it closes connections; write once it has.
+    await new Promise<void>((resolve) => {
+      const check = (): void => (setup.daemon.logs().some((line) => line.msg === 'stopping') ? resolve() : void setTimeout(check, 5));
+      check();
+    });
+    client.write({ cmd: 'ping', id: 'late' });
+    const line = await client.nextLine();
+    if (line !== undefined) assert.equal((JSON.parse(line) as { error: { code: string } }).error.code, 'shutting_down');
+    await client.closed();
+  });
+});

@@ -32,7 +32,11 @@ export class Server {
   private accept(socket: Socket): void {
     if (this.connections.size >= this.options.maxConnections) {
       socket.on('error', () => socket.destroy());
-      socket.end(errorReply('busy', undefined, `too many connections (--max-connections ${this.options.maxConnections}); try again later`) + '\n');
+      // What it sends is read and dropped, so that closing does not reset the
+      // busy line away (TCP); once that line is out, the descriptor is freed
+      // even if the client never hangs up (allowHalfOpen would keep it for ever).
+      socket.resume();
+      socket.end(errorReply('busy', undefined, `too many connections (--max-connections ${this.options.maxConnections}); try again later`) + '\n', () => socket.destroy());
       return;
     }
     const connection = new Connection(socket, this.commands, this.options);
@@ -44,9 +48,13 @@ export class Server {
     return this.connections.size;
   }
 
-  /** Stop accepting; listeners we created remove their socket files as they close. */
-  async closeListeners(): Promise<void> {
-    await Promise.all(this.listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  /**
+   * Stop accepting. The listening sockets close at once (and a Unix socket we
+   * bound is unlinked); a server's 'close' event waits for its connections,
+   * which closeConnections() ends.
+   */
+  closeListeners(): void {
+    for (const server of this.listeners) server.close();
   }
 
   /** Answer what each connection has received, then close it; cut off what is left after `timeoutMs`. */
