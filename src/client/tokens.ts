@@ -1,0 +1,102 @@
+// Device tokens for `gocmctl send`: read from a file or stdin one per line,
+// streamed (a file of millions is never held whole), and cut into the chunks
+// that become `send` lines.
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline, type Readable } from 'node:stream';
+import split2 from 'split2';
+
+/** The legacy multicast limit, and so the size GoCM's users already batch at. */
+export const MAX_CHUNK_TOKENS = 1000;
+
+/**
+ * Long tokens could make a chunk of 1000 longer than the daemon's default
+ * --max-line-bytes (1 MiB); a chunk also ends once its tokens reach this.
+ */
+export const MAX_CHUNK_BYTES = 512 * 1024;
+
+/** The tokens file cannot be read: a usage error, as SPEC.md's exit 2. */
+export class TokensFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokensFileError';
+  }
+}
+
+/** A source of token lines, checked to be readable before anything is sent. */
+export interface TokensSource {
+  /** How messages name it: the path, or "stdin". */
+  readonly name: string;
+  /** A regular file can be read twice (to count it for a progress bar); stdin cannot. */
+  readonly rereadable: boolean;
+  open(): Readable;
+}
+
+/** Open `-` (stdin) or a path; throws TokensFileError when it cannot be read. */
+export async function tokensSource(path: string, stdin: Readable): Promise<TokensSource> {
+  if (path === '-') return { name: 'stdin', rereadable: false, open: () => stdin };
+  let isFile: boolean;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const stat = await handle.stat();
+      if (stat.isDirectory()) throw new TokensFileError(`--tokens-file: ${path} is a directory`);
+      isFile = stat.isFile();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (error instanceof TokensFileError) throw error;
+    throw new TokensFileError(`--tokens-file: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return { name: path, rereadable: isFile, open: () => createReadStream(path) };
+}
+
+/** The tokens of a stream, one per line; blank lines and surrounding whitespace are ignored. */
+export async function* tokenLines(input: Readable, name: string): AsyncGenerator<string> {
+  const lines = split2();
+  // pipeline: a read error reaches the loop below, and leaving the loop early closes the file.
+  pipeline(input, lines, () => undefined);
+  try {
+    for await (const line of lines as AsyncIterable<string>) {
+      const token = line.trim();
+      if (token !== '') yield token;
+    }
+  } catch (error) {
+    throw new TokensFileError(`--tokens-file: cannot read ${name}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** How many tokens a source holds (a pass of its own, for the progress bar's total). */
+export async function countTokens(source: TokensSource): Promise<number> {
+  let count = 0;
+  for await (const token of tokenLines(source.open(), source.name)) if (token) count += 1;
+  return count;
+}
+
+/** Cut tokens into chunks of at most `maxTokens` tokens and about `maxBytes` bytes. */
+export async function* chunks(
+  tokens: AsyncIterable<string> | Iterable<string>,
+  maxTokens = MAX_CHUNK_TOKENS,
+  maxBytes = MAX_CHUNK_BYTES,
+): AsyncGenerator<string[]> {
+  let chunk: string[] = [];
+  let bytes = 0;
+  for await (const token of tokens) {
+    chunk.push(token);
+    // Characters stand in for bytes: tokens are ASCII, and this is a bound, not a limit.
+    bytes += token.length + 3;
+    if (chunk.length >= maxTokens || bytes >= maxBytes) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** The tokens given as flags first, then those of the source, if any. */
+export async function* allTokens(flagTokens: readonly string[], source: TokensSource | undefined): AsyncGenerator<string> {
+  yield* flagTokens;
+  if (source) yield* tokenLines(source.open(), source.name);
+}
