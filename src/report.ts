@@ -20,7 +20,6 @@ export interface ReportCounts {
 }
 
 export class Report {
-  attempts = 0;
   successes = 0;
   failures = 0;
   retries = 0;
@@ -33,15 +32,15 @@ export class Report {
     readonly recovered: number,
   ) {}
 
-  accepted(tokens: number): void {
-    this.attempts += tokens;
-  }
-
   snapshot(): ReportCounts {
+    const pending = this.pending();
     return {
-      attempts: this.attempts,
+      // Derived, not counted: every token pending now or final since start was
+      // either accepted since start or recovered at start. So the report adds up
+      // at every instant, whichever spool counts a send first.
+      attempts: this.successes + this.failures + pending - this.recovered,
       failures: this.failures,
-      pending: this.pending(),
+      pending,
       canonicals: this.canonicals,
       notregistered: this.notregistered,
       successes: this.successes,

@@ -59,7 +59,6 @@ export class Commands {
     const { content, tokens } = validateSend(request);
     const message = { id: randomUUID(), content };
     await this.deps.spool.add(message, tokens);
-    this.deps.report.accepted(tokens.length);
     this.deps.onAccepted();
     return okReply(id, { msg: message.id, accepted: tokens.length });
   }
@@ -91,5 +90,7 @@ function keepOf(request: Request): boolean {
 function unknownCommand(cmd: unknown): string {
   const known = 'send, report, canonical, notregistered, queue, ping';
   if (cmd === undefined) return `"cmd" is missing; one of: ${known}`;
-  return `unknown command ${JSON.stringify(cmd)}; one of: ${known}`;
+  // Not echoed whole: a 100,000-deep array would overflow JSON.stringify, a megabyte string the reply.
+  if (typeof cmd !== 'string') return `"cmd" must be a string, one of: ${known}`;
+  return `unknown command ${JSON.stringify(cmd.length > 64 ? cmd.slice(0, 64) + '…' : cmd)}; one of: ${known}`;
 }
