@@ -89,7 +89,7 @@ install -D -m 0644 "$repo/packaging/systemd/gocm.socket" "$root/usr/lib/systemd/
 install -D -m 0644 "$repo/packaging/sysusers.d/gocm.conf" "$root/usr/lib/sysusers.d/gocm.conf"
 install -D -m 0644 "$repo/packaging/tmpfiles.d/gocm.conf" "$root/usr/lib/tmpfiles.d/gocm.conf"
 install -D -m 0640 "$repo/packaging/gocm.env" "$root/etc/gocm/gocm.env"
-install -D -m 0644 "$repo/packaging/README-operator.md" "$root/usr/share/doc/gocm/README-operator.md"
+install -D -m 0644 "$repo/README.md" "$root/usr/share/doc/gocm/README.md"
 install -D -m 0644 "$repo/LICENSE" "$root/usr/share/doc/gocm/copyright"
 
 # Control files. Node.js is recommended, not required: a node from outside Debian (NodeSource,

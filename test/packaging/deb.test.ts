@@ -30,7 +30,7 @@ const EXPECTED = [
   './usr/lib/sysusers.d/gocm.conf',
   './usr/lib/tmpfiles.d/gocm.conf',
   './etc/gocm/gocm.env',
-  './usr/share/doc/gocm/README-operator.md',
+  './usr/share/doc/gocm/README.md',
   './usr/share/doc/gocm/copyright',
 ];
 
