@@ -1,0 +1,133 @@
+// The FCM HTTP v1 provider: one POST per token to messages:send, many in flight
+// over one pooled (HTTP/2 where offered) client, with a shared OAuth2 token.
+import { isLoopback, type Config } from '../../config.js';
+import { ConfigError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Message } from '../../message.js';
+import type { Outcome, Provider } from '../provider.js';
+import { networkOutcome, parseRetryAfter } from '../upstream.js';
+import { AccessTokenCache } from './access-token.js';
+import { BodyCache } from './body-cache.js';
+import { UpstreamClient, poolShapeFor } from './client.js';
+import { loadServiceAccount, type ServiceAccount } from './credentials.js';
+import { signAssertion } from './jwt.js';
+import { bodyFor, type BodyTemplate } from './message.js';
+import { isStaleAccessToken, reworded, sendOutcome, tokenAnswer, type AccessTokenGrant } from './outcome.js';
+
+const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
+
+class FcmProvider implements Provider {
+  readonly name = 'fcm';
+  readonly maxTokensPerRequest = 1;
+  readonly #log: Logger;
+  readonly #account: ServiceAccount;
+  readonly #fcm: UpstreamClient;
+  readonly #tokenEndpoint: UpstreamClient;
+  readonly #tokenPath: string;
+  readonly #sendPath: string;
+  readonly #accessTokens: AccessTokenCache;
+  readonly #bodies: BodyCache;
+  /** The headers of the current access token, built once per token rather than per request. */
+  #headers: { accessToken: string; headers: Record<string, string> } | undefined;
+  /** Sends not yet answered, some still waiting for an access token: close() lets them finish. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  constructor(config: Config, account: ServiceAccount, log: Logger) {
+    this.#log = log;
+    this.#account = account;
+    const fcm = new URL(config.fcmEndpoint);
+    const token = new URL(account.tokenUri);
+    // A base path (a proxy's prefix) is kept.
+    this.#sendPath = `${fcm.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(account.projectId)}/messages:send`;
+    this.#tokenPath = token.pathname + token.search;
+    this.#fcm = new UpstreamClient(fcm.origin, poolShapeFor(config.fcmEndpoint, config.connections, config.concurrency, config.requestTimeoutMs));
+    // Renewals are coalesced, so one connection to the token endpoint is plenty.
+    this.#tokenEndpoint = new UpstreamClient(token.origin, { connections: 1, streamsPerConnection: 1, timeoutMs: config.requestTimeoutMs });
+    this.#accessTokens = new AccessTokenCache(() => this.#fetchAccessToken());
+    this.#bodies = new BodyCache(config.dryRun);
+    for (const url of [fcm, token]) {
+      const host = url.hostname.replace(/^\[|\]$/g, ''); // [::1] → ::1
+      // The origin only: a URL may carry user:password.
+      if (url.protocol === 'http:' && !isLoopback(host)) log.warn({ origin: url.origin }, 'access tokens cross the network unencrypted (plain http://)');
+    }
+  }
+
+  send(message: Message, tokens: readonly string[]): Promise<Outcome[]> {
+    const template = this.#bodies.template(message);
+    const sending = Promise.all(tokens.map((token) => this.#sendOne(template, token)));
+    this.#inFlight.add(sending);
+    const forget = () => this.#inFlight.delete(sending);
+    sending.then(forget, forget);
+    return sending;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= Promise.all(this.#inFlight)
+      .then(() => Promise.all([this.#fcm.close(), this.#tokenEndpoint.close()]))
+      .then(() => undefined);
+    return this.#closing;
+  }
+
+  destroy(): Promise<void> {
+    return Promise.all([this.#fcm.destroy(), this.#tokenEndpoint.destroy()]).then(() => undefined);
+  }
+
+  async #sendOne(template: BodyTemplate, token: string): Promise<Outcome> {
+    const body = bodyFor(template, token);
+    // A 401 earns one renewal and one more try; a second 401 is an outcome.
+    for (let renewed = false; ; renewed = true) {
+      const grant = await this.#accessTokens.get();
+      if (grant.kind !== 'granted') return grant;
+      let response;
+      try {
+        response = await this.#fcm.post(this.#sendPath, this.#headersFor(grant), body);
+      } catch (error) {
+        return networkOutcome(error);
+      }
+      if (!renewed && isStaleAccessToken(response.status, response.body)) {
+        this.#log.debug('messages:send answered 401; renewing the access token');
+        this.#accessTokens.invalidate(grant.accessToken);
+        continue;
+      }
+      return sendOutcome(response.status, response.body, parseRetryAfter(response.retryAfter, Date.now()));
+    }
+  }
+
+  #headersFor(grant: AccessTokenGrant): Record<string, string> {
+    if (this.#headers?.accessToken !== grant.accessToken) {
+      this.#headers = {
+        accessToken: grant.accessToken,
+        headers: { authorization: `Bearer ${grant.accessToken}`, 'content-type': 'application/json; charset=utf-8' },
+      };
+    }
+    return this.#headers.headers;
+  }
+
+  async #fetchAccessToken(): Promise<AccessTokenGrant | Outcome> {
+    // The assertion is base64url with dots: nothing in it needs form-encoding.
+    const form = `grant_type=${encodeURIComponent(JWT_BEARER_GRANT)}&assertion=${signAssertion(this.#account, Math.floor(Date.now() / 1000))}`;
+    let answer: AccessTokenGrant | Outcome;
+    try {
+      const response = await this.#tokenEndpoint.post(this.#tokenPath, { 'content-type': 'application/x-www-form-urlencoded' }, form);
+      answer = tokenAnswer(response.status, response.body, parseRetryAfter(response.retryAfter, Date.now()));
+    } catch (error) {
+      answer = reworded(networkOutcome(error), (reason) => `token endpoint: ${reason}`);
+    }
+    if (answer.kind === 'granted') {
+      this.#log.debug({ expiresInMs: answer.expiresInMs }, 'access token granted');
+    } else if (answer.kind === 'failed') {
+      this.#log.error({ reason: answer.reason, clientEmail: this.#account.clientEmail }, 'the token endpoint refused our service account');
+    } else if (answer.kind === 'retry') {
+      this.#log.warn({ reason: answer.reason }, 'no access token yet; requests will be retried');
+    }
+    return answer;
+  }
+}
+
+/** Load the service account (ConfigError when it is unusable) and build the provider. */
+export function createFcmProvider(config: Config, log: Logger): Provider {
+  if (!config.credentials) throw new ConfigError('--provider fcm needs a service-account file: --credentials FILE');
+  return new FcmProvider(config, loadServiceAccount(config.credentials, config.projectId), log.child({ provider: 'fcm' }));
+}
