@@ -1,0 +1,158 @@
+// Opening the SQLite spool: the file, its pragmas, its checks and its versioned
+// schema. Anything wrong is a ConfigError naming the path, never an empty queue.
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigError } from '../errors.js';
+
+/** Bumped with every change below; older files are migrated, newer ones refused. */
+const SCHEMA_VERSION = 1;
+
+/** "gcm1": marks the file as ours, so that another program's database is refused, not written into. */
+const APPLICATION_ID = 0x67636d31;
+
+// A message's content is stored once, however many tokens it has; `remaining`
+// counts its tokens not yet final, so a settle can prune it without an index on
+// tokens(message). New messages take the next rowid, so rowid order is accept order.
+// tokens_due serves claim (due order, a message's tokens together) and nextDueAt;
+// being partial, it holds only what waits, not what is in flight.
+const SCHEMA = `
+CREATE TABLE messages (
+  row INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  remaining INTEGER NOT NULL,
+  content TEXT NOT NULL
+) STRICT;
+CREATE TABLE tokens (
+  row INTEGER PRIMARY KEY,
+  message INTEGER NOT NULL,
+  token TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  due_at INTEGER NOT NULL,
+  inflight INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX tokens_due ON tokens (due_at, message) WHERE inflight = 0;
+CREATE TABLE canonicals (original TEXT PRIMARY KEY, canonical TEXT NOT NULL) STRICT;
+CREATE TABLE notregistered (token TEXT PRIMARY KEY) STRICT;
+`;
+
+// SQLite's usual 2 MiB of page cache, set here so the bound is ours: with 1M
+// tokens pending, 16 and 64 MiB made no difference we could measure to adding
+// them or draining them (CPU time), and cost their size in RSS.
+const CACHE_KIB = 2048;
+
+const FILE_ERRORS: Record<string, string> = {
+  EEXIST: 'a part of it is not a directory',
+  ENOTDIR: 'a part of it is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+};
+
+/**
+ * Open (creating if need be) the spool at `path`, checked, migrated and
+ * recovered, then hand it to `prepare`. Throws ConfigError.
+ */
+export function openDatabase<T>(path: string, sync: 'normal' | 'full', now: number, prepare: (db: Database.Database) => T): [Database.Database, T] {
+  const directory = dirname(path);
+  try {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(`--spool: cannot create the directory ${directory}: ${FILE_ERRORS[code] ?? 'failed'} (${code})`);
+  }
+  checkAccess(path, directory);
+  let db: Database.Database | undefined;
+  try {
+    // A short busy wait: the only other holder of our lock would be a tool
+    // reading the file for a moment; another gocmd holds it for good.
+    db = new Database(path, { timeout: 500 });
+    configure(db, sync, path);
+    check(db, path);
+    migrate(db, path);
+    recover(db, now);
+    return [db, prepare(db)];
+  } catch (error) {
+    db?.close();
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(explain(path, error));
+  }
+}
+
+// SQLite would open a file it may not write read-only, then fail later with an
+// obscure "disk I/O error"; the WAL file needs the directory writable too.
+function checkAccess(path: string, directory: string): void {
+  const fail = (what: string, error: unknown): never => {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(`--spool: ${what}: ${FILE_ERRORS[code] ?? 'failed'} (${code})`);
+  };
+  try {
+    accessSync(directory, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    fail(`cannot write in the directory ${directory}`, error);
+  }
+  if (!existsSync(path)) return;
+  if (statSync(path).isDirectory()) throw new ConfigError(`--spool: ${path} is a directory; give the path of a file in it`);
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+  } catch (error) {
+    fail(`cannot read and write ${path}`, error);
+  }
+}
+
+function configure(db: Database.Database, sync: 'normal' | 'full', path: string): void {
+  // One daemon per spool: two would deliver every token twice. EXCLUSIVE holds
+  // the file lock from the first access to close, and spares the -shm file.
+  db.pragma('locking_mode = EXCLUSIVE');
+  if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new ConfigError(`--spool: ${path} cannot be put in WAL mode`);
+  // NORMAL: a commit survives a crash of the process; FULL: also a power loss.
+  db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma(`cache_size = -${CACHE_KIB}`);
+  // After a burst, give the disk back: the WAL is cut back to 64 MiB at checkpoints.
+  db.pragma('journal_size_limit = 67108864');
+}
+
+function check(db: Database.Database, path: string): void {
+  const verdict = db.pragma('quick_check', { simple: true });
+  if (verdict === 'ok') return;
+  const finding = String(verdict).replace(/\s*\n\s*/g, ' ');
+  throw new ConfigError(`--spool: ${path} is corrupt (${finding}); move it aside to start an empty spool`);
+}
+
+function migrate(db: Database.Database, path: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const objects = db.prepare('SELECT COUNT(*) FROM sqlite_schema').pluck().get() as number;
+  if (version === 0 && objects === 0) {
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+    return;
+  }
+  if (db.pragma('application_id', { simple: true }) !== APPLICATION_ID) {
+    throw new ConfigError(`--spool: ${path} is an SQLite database but not a gocm spool; choose another path`);
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new ConfigError(`--spool: ${path} has schema version ${version}, newer than this gocm's ${SCHEMA_VERSION}; run a newer gocm or move the file aside`);
+  }
+  // Migrations from older versions go here, each in its own transaction.
+}
+
+/** Tokens that were in flight when the last daemon stopped go back to the queue, due now. */
+function recover(db: Database.Database, now: number): void {
+  db.prepare('UPDATE tokens SET inflight = 0, due_at = MIN(due_at, ?) WHERE inflight = 1').run(now);
+}
+
+function explain(path: string, error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof code !== 'string') return `--spool: cannot open ${path}: ${message}`;
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return `--spool: ${path} is not a gocm spool or is corrupt (${message}); move it aside to start an empty spool`;
+  }
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return `--spool: ${path} is in use by another process (another gocmd?)`;
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM') return `--spool: ${path} is read-only`;
+  return `--spool: cannot open ${path}: ${message} (${code})`;
+}

@@ -1,0 +1,305 @@
+// The Spool contract, once, for every implementation: each test file calls
+// spoolConformance with a factory for its spool (memory.test.ts, sqlite.test.ts).
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import fc from 'fast-check';
+import { SpoolFullError } from '../../src/errors.js';
+import type { Message } from '../../src/message.js';
+import type { Delivery, Settlement, Spool } from '../../src/spool/spool.js';
+
+export interface SpoolUnderTest {
+  readonly spool: Spool;
+  /** Close the spool and remove whatever it left on disk. */
+  dispose(): Promise<void>;
+}
+
+export type SpoolFactory = (options: { spoolMax: number }) => SpoolUnderTest;
+
+const MINUTE = 60_000;
+
+export function message(id: string, payload: Record<string, unknown> = { title: 'Hi', n: 3 }): Message {
+  return { id, content: { payload, notification: { title: 'Hi' }, priority: 'high', ttl: 60 } };
+}
+
+const delivered = (delivery: Delivery, canonical?: string): Settlement =>
+  canonical === undefined ? { delivery, result: 'delivered' } : { delivery, result: 'delivered', canonical };
+const failed = (delivery: Delivery, notRegistered = false): Settlement => ({ delivery, result: 'failed', notRegistered });
+const retry = (delivery: Delivery, dueAt: number): Settlement => ({ delivery, result: 'retry', dueAt });
+const tokensOf = (deliveries: readonly Delivery[]): string[] => deliveries.map((d) => d.token);
+
+export function spoolConformance(name: string, factory: SpoolFactory): void {
+  function open(t: TestContext, spoolMax = 1_000_000): Spool {
+    const opened = factory({ spoolMax });
+    t.after(() => opened.dispose());
+    return opened.spool;
+  }
+
+  void describe(`${name} spool: the Spool contract`, () => {
+    void it('gives back one delivery per token, carrying the message, with no attempts yet', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['a', 'b', 'c']);
+      const claimed = spool.claim(10, Date.now());
+      assert.deepEqual(tokensOf(claimed), ['a', 'b', 'c']);
+      for (const delivery of claimed) {
+        assert.deepEqual(delivery.message, message('m1'));
+        assert.equal(delivery.attempts, 0);
+        assert.equal(delivery.message, claimed[0]?.message, 'the tokens of a message share one Message object');
+      }
+      assert.deepEqual(spool.claim(10, Date.now()), [], 'what is in flight is not claimed again');
+    });
+
+    void it('keeps a token until it is final: pending counts queued, in flight and retrying', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['a', 'b', 'c']);
+      assert.equal(spool.pending(), 3);
+      const [a, b, c] = spool.claim(10, Date.now()) as [Delivery, Delivery, Delivery];
+      assert.equal(spool.pending(), 3);
+      spool.settle([delivered(a), failed(b), retry(c, Date.now() + MINUTE)]);
+      assert.equal(spool.pending(), 1);
+      assert.deepEqual(spool.claim(10, Date.now()), []);
+    });
+
+    void it('holds a retry until its due time, then gives it back with its attempts counted', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['a']);
+      const dueAt = Date.now() + MINUTE;
+      spool.settle([retry(spool.claim(1, Date.now())[0] as Delivery, dueAt)]);
+      assert.equal(spool.nextDueAt(), dueAt);
+      assert.deepEqual(spool.claim(10, dueAt - 1), []);
+      const [again] = spool.claim(10, dueAt);
+      assert.equal(again?.token, 'a');
+      assert.equal(again?.attempts, 1);
+      assert.equal(spool.nextDueAt(), undefined, 'nothing waits while the token is in flight');
+      spool.settle([retry(again, dueAt + MINUTE)]);
+      assert.equal(spool.claim(10, dueAt + MINUTE)[0]?.attempts, 2);
+    });
+
+    void it('claims at most `limit` tokens, oldest first', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['a', 'b', 'c']);
+      await spool.add(message('m2'), ['d', 'e']);
+      const now = Date.now();
+      assert.deepEqual(spool.claim(0, now), []);
+      assert.deepEqual(tokensOf(spool.claim(2, now)), ['a', 'b']);
+      assert.deepEqual(tokensOf(spool.claim(2, now)), ['c', 'd']);
+      assert.deepEqual(tokensOf(spool.claim(2, now)), ['e']);
+      assert.deepEqual(spool.claim(2, now), []);
+    });
+
+    void it('orders retries among new tokens by due time', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['early', 'late']);
+      const [early, late] = spool.claim(2, Date.now()) as [Delivery, Delivery];
+      spool.settle([retry(early, Date.now() - MINUTE), retry(late, Date.now() + MINUTE)]);
+      await spool.add(message('m2'), ['new']);
+      assert.deepEqual(tokensOf(spool.claim(10, Date.now())), ['early', 'new']);
+      assert.deepEqual(tokensOf(spool.claim(10, Date.now() + MINUTE)), ['late']);
+    });
+
+    void it('gives retries due at the same time back in accept order, a message together', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['a', 'b']);
+      await spool.add(message('m2'), ['c']);
+      const claimed = spool.claim(10, Date.now());
+      const dueAt = Date.now() + MINUTE;
+      spool.settle(claimed.reverse().map((d) => retry(d, dueAt)));
+      assert.deepEqual(tokensOf(spool.claim(10, dueAt)), ['a', 'b', 'c']);
+    });
+
+    void it('gives the tokens of one send out next to each other, sharing one Message', async (t) => {
+      const spool = open(t);
+      const sends = ['m1', 'm2', 'm3'].map((id) => spool.add(message(id), [`${id}-a`, `${id}-b`, `${id}-c`]));
+      await Promise.all(sends);
+      const first = spool.claim(4, Date.now());
+      const rest = spool.claim(10, Date.now());
+      const ids = [...first, ...rest].map((d) => d.message.id);
+      assert.deepEqual(ids, ['m1', 'm1', 'm1', 'm2', 'm2', 'm2', 'm3', 'm3', 'm3']);
+      assert.equal(rest[0]?.message, first[3]?.message, 'a message in flight is not parsed again by a later claim');
+    });
+
+    void it('counts what is queued, in flight and waiting to retry, and when the oldest was accepted', async (t) => {
+      const spool = open(t);
+      const before = Date.now();
+      await spool.add(message('m1'), ['a', 'b']);
+      const after = Date.now();
+      await spool.add(message('m2'), ['c', 'd']);
+      const counts = spool.counts(Date.now());
+      assert.deepEqual({ ...counts, oldestAcceptedAt: undefined }, { queued: 4, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+      assert.ok(counts.oldestAcceptedAt !== undefined && counts.oldestAcceptedAt >= before && counts.oldestAcceptedAt <= after);
+      const [a, b, c] = spool.claim(3, Date.now()) as [Delivery, Delivery, Delivery];
+      assert.deepEqual({ ...spool.counts(Date.now()), oldestAcceptedAt: 0 }, { queued: 1, inflight: 3, retrying: 0, oldestAcceptedAt: 0 });
+      const dueAt = Date.now() + MINUTE;
+      spool.settle([delivered(a), delivered(b), retry(c, dueAt)]);
+      const later = spool.counts(Date.now());
+      assert.deepEqual({ ...later, oldestAcceptedAt: 0 }, { queued: 1, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+      assert.ok(later.oldestAcceptedAt !== undefined && later.oldestAcceptedAt >= after, 'm1 is final: m2 is the oldest');
+      spool.settle(spool.claim(10, dueAt).map((d) => delivered(d)));
+      assert.deepEqual(spool.counts(Date.now()), { queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+      assert.equal(spool.nextDueAt(), undefined);
+    });
+
+    void it('lists canonical replacements until read; keep reads without clearing', async (t) => {
+      const spool = open(t);
+      assert.deepEqual(spool.takeCanonicals(false), []);
+      await spool.add(message('m1'), ['old1', 'old2', 'plain']);
+      const [old1, old2, plain] = spool.claim(10, Date.now()) as [Delivery, Delivery, Delivery];
+      spool.settle([delivered(old1, 'new1'), delivered(old2, 'new2'), delivered(plain)]);
+      const list = [
+        { original: 'old1', canonical: 'new1' },
+        { original: 'old2', canonical: 'new2' },
+      ];
+      assert.deepEqual(spool.takeCanonicals(true), list);
+      assert.deepEqual(spool.takeCanonicals(true), list);
+      assert.deepEqual(spool.takeCanonicals(false), list);
+      assert.deepEqual(spool.takeCanonicals(false), []);
+    });
+
+    void it('keeps one canonical per original token: the latest', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['old']);
+      spool.settle([delivered(spool.claim(1, Date.now())[0] as Delivery, 'first')]);
+      await spool.add(message('m2'), ['old']);
+      spool.settle([delivered(spool.claim(1, Date.now())[0] as Delivery, 'second')]);
+      assert.deepEqual(spool.takeCanonicals(false), [{ original: 'old', canonical: 'second' }]);
+    });
+
+    void it('lists each not-registered token once until read; other failures are not listed', async (t) => {
+      const spool = open(t);
+      assert.deepEqual(spool.takeNotRegistered(false), []);
+      await spool.add(message('m1'), ['gone', 'bad']);
+      await spool.add(message('m2'), ['gone']);
+      const claimed = spool.claim(10, Date.now());
+      spool.settle(claimed.map((d) => failed(d, d.token === 'gone')));
+      assert.deepEqual(spool.takeNotRegistered(true), ['gone']);
+      assert.deepEqual(spool.takeNotRegistered(false), ['gone']);
+      assert.deepEqual(spool.takeNotRegistered(false), []);
+      assert.equal(spool.pending(), 0);
+    });
+
+    void it('refuses a send that would pass spoolMax, whole, keeping nothing of it', async (t) => {
+      const spool = open(t, 3);
+      await spool.add(message('m1'), ['a', 'b']);
+      await assert.rejects(spool.add(message('m2'), ['c', 'd']), (error) => error instanceof SpoolFullError && error.code === 'busy');
+      assert.equal(spool.pending(), 2);
+      const together = await Promise.allSettled([spool.add(message('m3'), ['e']), spool.add(message('m4'), ['f'])]);
+      assert.deepEqual(
+        together.map((r) => r.status),
+        ['fulfilled', 'rejected'],
+        'sends waiting for the same commit count against the limit',
+      );
+      assert.deepEqual(tokensOf(spool.claim(10, Date.now())), ['a', 'b', 'e']);
+    });
+
+    void it('ignores a settlement for a token not in flight: settled already, or never claimed', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['a', 'b']);
+      const [a] = spool.claim(1, Date.now()) as [Delivery];
+      spool.settle([delivered(a), delivered(a)]);
+      spool.settle([failed(a, true), failed({ ...a, token: 'b' }, true)]);
+      assert.equal(spool.pending(), 1);
+      assert.deepEqual(spool.takeNotRegistered(false), []);
+      assert.deepEqual(tokensOf(spool.claim(10, Date.now())), ['b']);
+    });
+
+    void it('settles a copy of a delivery as well as the one claim returned', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['a']);
+      const [a] = spool.claim(1, Date.now()) as [Delivery];
+      spool.settle([delivered({ message: message('m1'), token: a.token, attempts: a.attempts })]);
+      assert.equal(spool.pending(), 0);
+    });
+
+    void it('commits the sends waiting on close; close is idempotent and later sends are refused', async (t) => {
+      const spool = open(t);
+      const waiting = spool.add(message('m1'), ['a']);
+      await spool.close();
+      await waiting;
+      await spool.close();
+      await assert.rejects(spool.add(message('m2'), ['b']), /closed/);
+    });
+
+    void it('ends with every token final exactly once, whatever the order of claims and outcomes', async () => {
+      await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 40 }), (steps) => runModel(factory, steps)), { numRuns: 40 });
+    });
+  });
+}
+
+type Step =
+  | { readonly kind: 'add'; readonly tokens: readonly string[] }
+  | { readonly kind: 'claim'; readonly limit: number; readonly at: number }
+  | { readonly kind: 'settle'; readonly pick: number; readonly outcome: 'delivered' | 'failed' | 'notRegistered' | 'retry'; readonly at: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant('add' as const), tokens: fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { minLength: 1, maxLength: 4 }) }),
+  fc.record({ kind: fc.constant('claim' as const), limit: fc.nat(6), at: fc.nat(3) }),
+  fc.record({
+    kind: fc.constant('settle' as const),
+    pick: fc.nat(),
+    outcome: fc.constantFrom('delivered' as const, 'failed' as const, 'notRegistered' as const, 'retry' as const),
+    at: fc.nat(3),
+  }),
+);
+
+/** Runs `steps` against a spool and a plain model of it, checking counts after each, then drains it. */
+async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<void> {
+  const { spool, dispose } = factory({ spoolMax: 1_000_000 });
+  // Retries fall due at base + 0…3; new tokens were accepted before base, so they are always due.
+  const base = Date.now() + 10 * MINUTE;
+  const waiting = new Map<string, { dueAt: number; attempts: number }>();
+  const inFlight: Delivery[] = [];
+  const final = new Map<string, number>();
+  const notRegistered = new Set<string>();
+  const key = (id: string, token: string): string => `${id}/${token}`;
+  try {
+    let sent = 0;
+    for (const s of steps) {
+      if (s.kind === 'add') {
+        const id = `m${sent++}`;
+        await spool.add(message(id, { n: sent }), s.tokens);
+        for (const token of s.tokens) waiting.set(key(id, token), { dueAt: 0, attempts: 0 });
+      } else if (s.kind === 'claim') {
+        const now = base + s.at;
+        const due = [...waiting.values()].filter((w) => w.dueAt <= now).length;
+        const claimed = spool.claim(s.limit, now);
+        assert.equal(claimed.length, Math.min(s.limit, due));
+        for (const delivery of claimed) {
+          const k = key(delivery.message.id, delivery.token);
+          const was = waiting.get(k);
+          assert.ok(was && was.dueAt <= now, `${k} was waiting and due`);
+          assert.equal(delivery.attempts, was.attempts);
+          waiting.delete(k);
+          inFlight.push(delivery);
+        }
+      } else if (inFlight.length > 0) {
+        const [delivery] = inFlight.splice(s.pick % inFlight.length, 1) as [Delivery];
+        const k = key(delivery.message.id, delivery.token);
+        if (s.outcome === 'retry') {
+          spool.settle([retry(delivery, base + s.at)]);
+          waiting.set(k, { dueAt: base + s.at, attempts: delivery.attempts + 1 });
+        } else {
+          spool.settle([s.outcome === 'delivered' ? delivered(delivery) : failed(delivery, s.outcome === 'notRegistered')]);
+          final.set(k, (final.get(k) ?? 0) + 1);
+          if (s.outcome === 'notRegistered') notRegistered.add(delivery.token);
+        }
+      }
+      const retrying = [...waiting.values()].filter((w) => w.attempts > 0).length;
+      const counts = spool.counts(base);
+      assert.deepEqual([counts.queued, counts.inflight, counts.retrying], [waiting.size - retrying, inFlight.length, retrying]);
+      assert.equal(spool.pending(), waiting.size + inFlight.length);
+    }
+    spool.settle(inFlight.map((d) => delivered(d)));
+    for (const d of inFlight) final.set(key(d.message.id, d.token), (final.get(key(d.message.id, d.token)) ?? 0) + 1);
+    for (let claimed = spool.claim(100, base + 3); claimed.length > 0; claimed = spool.claim(100, base + 3)) {
+      spool.settle(claimed.map((d) => delivered(d)));
+      for (const d of claimed) final.set(key(d.message.id, d.token), (final.get(key(d.message.id, d.token)) ?? 0) + 1);
+    }
+    assert.equal(spool.pending(), 0);
+    assert.equal(spool.nextDueAt(), undefined);
+    assert.deepEqual(spool.counts(base), { queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+    assert.ok([...final.values()].every((n) => n === 1), 'no token was made final twice');
+    assert.equal(final.size, steps.reduce((n, s) => n + (s.kind === 'add' ? s.tokens.length : 0), 0), 'every token was made final');
+    assert.deepEqual(new Set(spool.takeNotRegistered(false)), notRegistered);
+  } finally {
+    await dispose();
+  }
+}

@@ -1,0 +1,326 @@
+// The SQLite spool: the Spool contract, and what only a file can promise —
+// surviving a crash and a reopen, group commit, refusing a file it cannot trust.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import Database from 'better-sqlite3';
+import { ConfigError, SpoolFullError } from '../../src/errors.js';
+import { openSpool } from '../../src/spool/open.js';
+import type { Delivery } from '../../src/spool/spool.js';
+import { SqliteSpool, type SqliteSpoolOptions } from '../../src/spool/sqlite.js';
+import { testConfig } from '../support/config.js';
+import { message, spoolConformance } from './conformance.js';
+
+const MINUTE = 60_000;
+
+function freshDirectory(): string {
+  return mkdtempSync(join(tmpdir(), 'gocm-spool-'));
+}
+
+/** A directory removed when the test ends. */
+function directory(t: TestContext): string {
+  const dir = freshDirectory();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A spool closed when the test ends (closing twice is harmless). */
+function open(t: TestContext, path: string, options: Partial<SqliteSpoolOptions> = {}): SqliteSpool {
+  const spool = new SqliteSpool(path, { sync: 'normal', spoolMax: 1_000_000, ...options });
+  t.after(() => spool.close());
+  return spool;
+}
+
+/** Reads the file behind the spool's back, once it is closed. */
+function inspect<T>(path: string, read: (db: Database.Database) => T): T {
+  const db = new Database(path, { readonly: true });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+const count = (table: string) => (db: Database.Database) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+
+/**
+ * Commits in the WAL file, counted from outside: commit frames (a non-zero
+ * "database size" field) whose salts match the header's, i.e. written since the last reset.
+ */
+function walCommits(path: string): number {
+  const wal = readFileSync(`${path}-wal`);
+  if (wal.length < 32) return 0;
+  const pageSize = wal.readUInt32BE(8);
+  let commits = 0;
+  for (let offset = 32; offset + 24 + pageSize <= wal.length; offset += 24 + pageSize) {
+    const current = wal.readUInt32BE(offset + 8) === wal.readUInt32BE(16) && wal.readUInt32BE(offset + 12) === wal.readUInt32BE(20);
+    if (current && wal.readUInt32BE(offset + 4) !== 0) commits++;
+  }
+  return commits;
+}
+
+/** The connection inside: only for what SQLite alone can simulate (a full disk) or report (a pragma). */
+function connection(spool: SqliteSpool): Database.Database {
+  return (spool as unknown as { db: Database.Database }).db;
+}
+
+spoolConformance('SQLite', ({ spoolMax }) => {
+  const dir = freshDirectory();
+  const spool = new SqliteSpool(join(dir, 'spool.db'), { sync: 'normal', spoolMax });
+  return {
+    spool,
+    dispose: async () => {
+      await spool.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+void test('queued, retrying and in-flight tokens all come back as pending after a reopen', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const first = open(t, path);
+  await first.add(message('m1'), ['inflight', 'retrying']);
+  await first.add(message('m2'), ['queued']);
+  const [, retrying] = first.claim(2, Date.now()) as [Delivery, Delivery];
+  const dueAt = Date.now() + MINUTE;
+  first.settle([{ delivery: retrying, result: 'retry', dueAt }]);
+  await first.close();
+
+  const second = open(t, path);
+  assert.equal(second.pending(), 3);
+  assert.deepEqual({ ...second.counts(Date.now()), oldestAcceptedAt: 0 }, { queued: 2, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+  const due = second.claim(10, Date.now());
+  assert.deepEqual(
+    due.map((d) => [d.token, d.attempts, d.message]),
+    [
+      ['inflight', 0, message('m1')],
+      ['queued', 0, message('m2')],
+    ],
+  );
+  assert.equal(second.nextDueAt(), dueAt);
+  assert.deepEqual(
+    second.claim(10, dueAt).map((d) => [d.token, d.attempts]),
+    [['retrying', 1]],
+  );
+});
+
+void test('an acknowledged send survives the process being killed', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  // The child acknowledges three tokens, delivers one and has one in flight when it is killed.
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { SqliteSpool } from ${JSON.stringify(new URL('../../src/spool/sqlite.js', import.meta.url).href)};
+       const spool = new SqliteSpool(process.argv[1], { sync: 'normal', spoolMax: 100 });
+       await spool.add({ id: 'm1', content: { payload: { n: 1 } } }, ['a', 'b', 'c']);
+       const [a] = spool.claim(2, Date.now());
+       spool.settle([{ delivery: a, result: 'delivered' }]);
+       process.stdout.write('acknowledged\\n');
+       setInterval(() => {}, 60_000);`,
+      path,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  const exited = once(child, 'exit');
+  await Promise.race([once(child.stdout, 'data'), exited.then(() => assert.fail('the child stopped before acknowledging'))]);
+  child.kill('SIGKILL');
+  await exited;
+
+  const spool = open(t, path);
+  assert.equal(spool.pending(), 2);
+  assert.deepEqual(
+    spool.claim(10, Date.now()).map((d) => [d.token, d.message.content.payload]),
+    [
+      ['b', { n: 1 }],
+      ['c', { n: 1 }],
+    ],
+  );
+});
+
+void test('the canonical and not-registered lists survive a reopen until they are read', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const first = open(t, path);
+  await first.add(message('m1'), ['old', 'gone']);
+  const [old, gone] = first.claim(2, Date.now()) as [Delivery, Delivery];
+  first.settle([
+    { delivery: old, result: 'delivered', canonical: 'new' },
+    { delivery: gone, result: 'failed', notRegistered: true },
+  ]);
+  await first.close();
+
+  const second = open(t, path);
+  assert.deepEqual(second.takeCanonicals(true), [{ original: 'old', canonical: 'new' }]);
+  assert.deepEqual(second.takeNotRegistered(false), ['gone']);
+  await second.close();
+
+  const third = open(t, path);
+  assert.equal(third.pending(), 0);
+  assert.deepEqual(third.takeCanonicals(false), [{ original: 'old', canonical: 'new' }], 'keep left it in place');
+  assert.deepEqual(third.takeNotRegistered(false), [], 'a read list stays read');
+});
+
+void test('sends arriving together share one commit; each resolves after it', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const spool = open(t, path);
+  const before = walCommits(path);
+  const sends = Array.from({ length: 50 }, (_, i) => spool.add(message(`m${i}`), ['a', 'b']));
+  assert.equal(spool.pending(), 0, 'nothing is acknowledged before its commit');
+  await Promise.all(sends);
+  assert.equal(walCommits(path), before + 1);
+  assert.equal(spool.pending(), 100);
+  await spool.add(message('later'), ['c']);
+  assert.equal(walCommits(path), before + 2, 'a send in a later turn of the event loop gets its own commit');
+});
+
+void test('a message is stored once for all its tokens, and pruned when its last token is final', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const tokens = Array.from({ length: 1000 }, (_, i) => `token-${i}`);
+  const first = open(t, path);
+  await first.add(message('m1'), tokens);
+  await first.add(message('m2'), ['x']);
+  await first.close();
+  assert.deepEqual(inspect(path, (db) => [count('messages')(db), count('tokens')(db)]), [2, 1001]);
+
+  const second = open(t, path);
+  const claimed = second.claim(2000, Date.now());
+  assert.equal(new Set(claimed.map((d) => d.message)).size, 2, 'one parsed Message per message');
+  second.settle(claimed.map((delivery, i) => (i % 2 ? { delivery, result: 'delivered' } : { delivery, result: 'failed', notRegistered: false })));
+  await second.close();
+  assert.deepEqual(inspect(path, (db) => [count('messages')(db), count('tokens')(db)]), [0, 0]);
+});
+
+void test('a full disk refuses the whole group of sends and keeps nothing of it', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const spool = open(t, path);
+  await spool.add(message('kept'), ['a']);
+  const db = connection(spool);
+  // SQLite answers SQLITE_FULL, as for a full disk, when the file would pass max_page_count.
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  const big = Array.from({ length: 2000 }, (_, i) => `token-${i}`.padEnd(160, '-'));
+  const refused = await Promise.allSettled([spool.add(message('m1'), ['b']), spool.add(message('m2'), big)]);
+  for (const result of refused) {
+    assert.ok(result.status === 'rejected' && result.reason instanceof SpoolFullError, 'every send of the group is refused as busy');
+  }
+  assert.equal(spool.pending(), 1);
+  db.pragma('max_page_count = 1073741823');
+  await spool.add(message('after'), ['c']);
+  await spool.close();
+  assert.deepEqual(
+    inspect(path, (d) => d.prepare('SELECT token FROM tokens ORDER BY row').pluck().all()),
+    ['a', 'c'],
+  );
+});
+
+void test('a file that is not a database is refused, naming it', (t) => {
+  const path = join(directory(t), 'spool.db');
+  writeFileSync(path, 'these are not the pages you are looking for\n'.repeat(200));
+  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && error.message.includes(path) && /not a gocm spool or is corrupt/.test(error.message));
+});
+
+void test('a spool with a damaged page is refused at open, not read as empty', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const spool = open(t, path);
+  await spool.add(message('m1'), Array.from({ length: 2000 }, (_, i) => `token-${i}`.padEnd(160, '-')));
+  await spool.close();
+  const pageSize = 4096;
+  assert.ok(statSync(path).size > 10 * pageSize);
+  const fd = openSync(path, 'r+');
+  writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, 5 * pageSize);
+  closeSync(fd);
+  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && error.message.includes(path) && /corrupt/.test(error.message));
+});
+
+void test("another program's SQLite database is refused, not written into", (t) => {
+  const path = join(directory(t), 'other.db');
+  const other = new Database(path);
+  other.exec('CREATE TABLE accounts (name TEXT)');
+  other.close();
+  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && error.message.includes(path) && /not a gocm spool/.test(error.message));
+  assert.deepEqual(
+    inspect(path, (db) => db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all()),
+    ['accounts'],
+  );
+});
+
+void test('a spool from a newer gocm (higher user_version) is refused', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  await open(t, path).close();
+  const db = new Database(path);
+  db.pragma('user_version = 2');
+  db.close();
+  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && error.message.includes(path) && /schema version 2, newer/.test(error.message));
+});
+
+void test('a spool path that cannot be created is refused, naming it (even for root)', (t) => {
+  const dir = directory(t);
+  const file = join(dir, 'file.txt');
+  writeFileSync(file, 'a regular file, so nothing can be created under it\n');
+  assert.throws(
+    () => open(t, join(file, 'state', 'spool.db')),
+    (error) => error instanceof ConfigError && error.message.includes(join(file, 'state')) && /not a directory/.test(error.message),
+  );
+  assert.throws(() => open(t, join(file, 'spool.db')), (error) => error instanceof ConfigError && error.message.includes(file) && /not a directory/.test(error.message));
+  mkdirSync(join(dir, 'a-directory'));
+  assert.throws(() => open(t, join(dir, 'a-directory')), (error) => error instanceof ConfigError && error.message.includes(join(dir, 'a-directory')));
+});
+
+// Root may write any file, so as root the opening runs as nobody (setpriv, util-linux).
+const asRoot = process.getuid?.() === 0;
+const unprivileged = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath];
+
+void test('a spool file the daemon may not write is refused, naming it', { skip: asRoot && !existsSync('/usr/bin/setpriv') && 'needs setpriv to drop root' }, async (t) => {
+  const dir = directory(t);
+  const path = join(dir, 'spool.db');
+  await open(t, path).close();
+  chmodSync(path, 0o444);
+  chmodSync(dir, 0o777);
+  const [command, ...args] = unprivileged as [string, ...string[]];
+  const child = execFile(command, [
+    ...args,
+    '--input-type=module',
+    '-e',
+    `import { openSpool } from ${JSON.stringify(new URL('../../src/spool/open.js', import.meta.url).href)};
+     try { await openSpool({ spool: process.argv[1], sync: 'normal', spoolMax: 10 }).close(); console.log('opened'); }
+     catch (error) { console.log(error.name + ': ' + error.message); }`,
+    path,
+  ]);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await once(child, 'exit');
+  assert.match(output, new RegExp(`^ConfigError: .*cannot read and write ${path}: permission denied`));
+});
+
+void test('a spool already open in another daemon is refused', (t) => {
+  const path = join(directory(t), 'spool.db');
+  open(t, path);
+  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && /in use by another process/.test(error.message));
+});
+
+void test('a missing directory is created, private to the daemon', async (t) => {
+  const dir = join(directory(t), 'state', 'gocm');
+  const spool = open(t, join(dir, 'spool.db'));
+  await spool.add(message('m1'), ['a']);
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+});
+
+void test('sync picks how hard a commit is pushed to disk: normal or full', (t) => {
+  const dir = directory(t);
+  assert.equal(connection(open(t, join(dir, 'normal.db'), { sync: 'normal' })).pragma('synchronous', { simple: true }), 1);
+  assert.equal(connection(open(t, join(dir, 'full.db'), { sync: 'full' })).pragma('synchronous', { simple: true }), 2);
+});
+
+void test('openSpool opens the SQLite spool at the configured path with its limit', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const spool = openSpool(testConfig({ spool: path, spoolMax: 1, sync: 'full' }));
+  t.after(() => spool.close());
+  assert.ok(spool instanceof SqliteSpool && spool.path === path);
+  await assert.rejects(spool.add(message('m1'), ['a', 'b']), /spool-max 1/);
+  assert.equal(connection(spool).pragma('synchronous', { simple: true }), 2);
+});
