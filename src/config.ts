@@ -106,10 +106,17 @@ function parser(argv: readonly string[]) {
     // A flag given twice (or in the environment and on the command line) takes its last value.
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .config('config', 'a JSON file of options, named as the long flags', (path: string) => {
+      let text: string;
       try {
-        return JSON.parse(readFileSync(path, 'utf8')) as object;
+        text = readFileSync(path, 'utf8');
       } catch (error) {
-        throw new ConfigError(`--config: cannot read ${path}: ${(error as Error).message}`);
+        throw new ConfigError(`--config: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      try {
+        return JSON.parse(text) as object;
+      } catch {
+        // JSON.parse quotes the text around the error, and a config file may hold a key.
+        throw new ConfigError(`--config: ${path} is not valid JSON`);
       }
     })
     .options({

@@ -65,7 +65,7 @@ export class Commands {
 
   private queue(id: RequestId): string {
     const now = Date.now();
-    const counts = this.deps.spool.counts(now);
+    const counts = this.deps.spool.counts();
     return okReply(id, {
       pending: counts.queued + counts.inflight + counts.retrying,
       queued: counts.queued,

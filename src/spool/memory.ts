@@ -149,7 +149,7 @@ export class MemorySpool implements Spool {
     return this.total;
   }
 
-  counts(_now: number): QueueCounts {
+  counts(): QueueCounts {
     return { queued: this.queued, inflight: this.inflight.size, retrying: this.retries.size, oldestAcceptedAt: this.oldest?.acceptedAt };
   }
 

@@ -49,11 +49,15 @@ export interface Spool {
   claim(limit: number, now: number): Delivery[];
   /** When the earliest waiting token falls due (ms since the epoch), or undefined if none waits. */
   nextDueAt(): number | undefined;
-  /** Apply outcomes, all in one transaction: final ones leave the spool, lists grow. */
+  /**
+   * Apply outcomes, all in one transaction: final ones leave the spool, lists
+   * grow. A delivery is found by message id and token (message ids are unique);
+   * settling one that is not in flight changes nothing.
+   */
   settle(settlements: readonly Settlement[]): void;
   /** Tokens not final yet: queued + in flight + retrying. */
   pending(): number;
-  counts(now: number): QueueCounts;
+  counts(): QueueCounts;
   /** The canonical list; cleared in the same transaction unless `keep`. */
   takeCanonicals(keep: boolean): CanonicalReplacement[];
   /** The not-registered list; cleared in the same transaction unless `keep`. */

@@ -123,7 +123,7 @@ export class SqliteSpool implements Spool {
     return this.total;
   }
 
-  counts(_now: number): QueueCounts {
+  counts(): QueueCounts {
     const inflight = this.inflight.size;
     return {
       queued: this.total - inflight - this.waitingRetries,

@@ -123,18 +123,18 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
       await spool.add(message('m1'), ['a', 'b']);
       const after = Date.now();
       await spool.add(message('m2'), ['c', 'd']);
-      const counts = spool.counts(Date.now());
+      const counts = spool.counts();
       assert.deepEqual({ ...counts, oldestAcceptedAt: undefined }, { queued: 4, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
       assert.ok(counts.oldestAcceptedAt !== undefined && counts.oldestAcceptedAt >= before && counts.oldestAcceptedAt <= after);
       const [a, b, c] = spool.claim(3, Date.now()) as [Delivery, Delivery, Delivery];
-      assert.deepEqual({ ...spool.counts(Date.now()), oldestAcceptedAt: 0 }, { queued: 1, inflight: 3, retrying: 0, oldestAcceptedAt: 0 });
+      assert.deepEqual({ ...spool.counts(), oldestAcceptedAt: 0 }, { queued: 1, inflight: 3, retrying: 0, oldestAcceptedAt: 0 });
       const dueAt = Date.now() + MINUTE;
       spool.settle([delivered(a), delivered(b), retry(c, dueAt)]);
-      const later = spool.counts(Date.now());
+      const later = spool.counts();
       assert.deepEqual({ ...later, oldestAcceptedAt: 0 }, { queued: 1, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
       assert.ok(later.oldestAcceptedAt !== undefined && later.oldestAcceptedAt >= after, 'm1 is final: m2 is the oldest');
       spool.settle(spool.claim(10, dueAt).map((d) => delivered(d)));
-      assert.deepEqual(spool.counts(Date.now()), { queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+      assert.deepEqual(spool.counts(), { queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
       assert.equal(spool.nextDueAt(), undefined);
     });
 
@@ -283,7 +283,7 @@ async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<
         }
       }
       const retrying = [...waiting.values()].filter((w) => w.attempts > 0).length;
-      const counts = spool.counts(base);
+      const counts = spool.counts();
       assert.deepEqual([counts.queued, counts.inflight, counts.retrying], [waiting.size - retrying, inFlight.length, retrying]);
       assert.equal(spool.pending(), waiting.size + inFlight.length);
     }
@@ -295,7 +295,7 @@ async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<
     }
     assert.equal(spool.pending(), 0);
     assert.equal(spool.nextDueAt(), undefined);
-    assert.deepEqual(spool.counts(base), { queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+    assert.deepEqual(spool.counts(), { queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
     assert.ok([...final.values()].every((n) => n === 1), 'no token was made final twice');
     assert.equal(final.size, steps.reduce((n, s) => n + (s.kind === 'add' ? s.tokens.length : 0), 0), 'every token was made final');
     assert.deepEqual(new Set(spool.takeNotRegistered(false)), notRegistered);

@@ -92,7 +92,7 @@ void test('queued, retrying and in-flight tokens all come back as pending after 
 
   const second = open(t, path);
   assert.equal(second.pending(), 3);
-  assert.deepEqual({ ...second.counts(Date.now()), oldestAcceptedAt: 0 }, { queued: 2, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+  assert.deepEqual({ ...second.counts(), oldestAcceptedAt: 0 }, { queued: 2, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
   const due = second.claim(10, Date.now());
   assert.deepEqual(
     due.map((d) => [d.token, d.attempts, d.message]),
