@@ -16,19 +16,25 @@ async function main(): Promise<void> {
   const config = await loadConfig(process.argv.slice(2), process.env);
   if (!config) return; // --help was printed
   const log = createLogger(config.logLevel);
-  const daemon = await Daemon.start(config, log);
+  const started = Daemon.start(config, log);
+  // Handlers go in before the daemon can say "ready" (start has not yet passed
+  // its first await): a signal during start waits for it, then stops cleanly.
   const stop = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'signal received');
-    daemon.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    void started
+      .then((daemon) => daemon.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          if (error instanceof ConfigError) fail(error);
+          log.error({ err: error }, 'stop failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  await started;
 }
 
 main().catch(fail);

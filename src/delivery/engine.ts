@@ -109,15 +109,18 @@ export class DeliveryEngine {
 
   private record(request: readonly Delivery[], outcomes: readonly Outcome[]): void {
     const now = Date.now();
+    // One jitter draw per request: tokens that failed together come back
+    // together, in one request, instead of one small request each.
+    const jitter = Math.random();
     for (let i = 0; i < request.length; i++) {
       const delivery = request[i] as Delivery;
       const outcome: Outcome = outcomes[i] ?? { kind: 'retry', reason: 'no_outcome' };
-      this.settlements.push(this.settlementOf(delivery, outcome, now));
+      this.settlements.push(this.settlementOf(delivery, outcome, now, jitter));
     }
     this.scheduleFlush();
   }
 
-  private settlementOf(delivery: Delivery, outcome: Outcome, now: number): Settlement {
+  private settlementOf(delivery: Delivery, outcome: Outcome, now: number, jitter: number): Settlement {
     if (outcome.kind === 'delivered') {
       return outcome.canonical === undefined
         ? { delivery, result: 'delivered' }
@@ -127,7 +130,7 @@ export class DeliveryEngine {
     if (outcome.kind === 'failed') return { delivery, result: 'failed', notRegistered: outcome.notRegistered === true };
     const attempt = delivery.attempts + 1;
     if (attempt > this.options.retries) return { delivery, result: 'failed', notRegistered: false };
-    return { delivery, result: 'retry', dueAt: now + backoffDelay(attempt, this.options.maxBackoffMs, outcome.retryAfterMs) };
+    return { delivery, result: 'retry', dueAt: now + backoffDelay(attempt, this.options.maxBackoffMs, outcome.retryAfterMs, () => jitter) };
   }
 
   private scheduleFlush(): void {

@@ -6,6 +6,13 @@ import type { MessageContent } from '../message.js';
 /** FCM refuses a data payload over 4096 bytes; we refuse it before it is spooled. */
 export const MAX_DATA_BYTES = 4096;
 
+/**
+ * Objects nested deeper than this are refused. Far past it, JSON.stringify
+ * runs out of stack (near 5,000 levels here), so such a send could be neither
+ * measured nor spooled nor sent; no FCM message needs a tenth of it.
+ */
+const MAX_NESTING = 64;
+
 export interface SendRequest {
   readonly content: MessageContent;
   readonly tokens: readonly string[];
@@ -19,6 +26,22 @@ function isObject(value: unknown): value is Json {
 
 function bad(message: string): ProtocolError {
   return new ProtocolError('bad_request', message);
+}
+
+/** Does `value` nest at most `levels` arrays or objects deep? Recursion bounded by `levels`. */
+function nestsWithin(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (levels === 0) return false;
+  for (const child of Object.values(value)) {
+    if (!nestsWithin(child, levels - 1)) return false;
+  }
+  return true;
+}
+
+function objectField(value: unknown, key: string): Json {
+  if (!isObject(value)) throw bad(`"${key}" must be a JSON object`);
+  if (!nestsWithin(value, MAX_NESTING)) throw bad(`"${key}" is nested more than ${MAX_NESTING} levels deep`);
+  return value;
 }
 
 function tokensOf(value: unknown): string[] {
@@ -38,8 +61,7 @@ function tokensOf(value: unknown): string[] {
 function optionalObject(request: Json, key: string): Json | undefined {
   const value = request[key];
   if (value === undefined) return undefined;
-  if (!isObject(value)) throw bad(`"${key}" must be a JSON object`);
-  return value;
+  return objectField(value, key);
 }
 
 function optionalString(from: Json, key: string, label = key): string | undefined {
@@ -77,8 +99,7 @@ export function validateSend(request: Json): SendRequest {
     if (!SEND_KEYS.has(key)) throw bad(`"${key}" is not a field of send`);
   }
   const tokens = tokensOf(request.tokens);
-  const payload = request.payload === undefined ? {} : request.payload;
-  if (!isObject(payload)) throw bad('"payload" must be a JSON object');
+  const payload = request.payload === undefined ? {} : objectField(request.payload, 'payload');
   const size = dataBytes(payload);
   if (size > MAX_DATA_BYTES) {
     throw new ProtocolError('payload_too_large', `the data payload is ${size} bytes; FCM takes at most ${MAX_DATA_BYTES}`);

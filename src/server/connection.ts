@@ -33,14 +33,17 @@ export class Connection {
   constructor(
     private readonly socket: Socket,
     private readonly commands: Commands,
-    options: ConnectionOptions,
+    private readonly options: ConnectionOptions,
   ) {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     this.splitter = lineSplitter(options.maxLineBytes);
     socket.on('error', () => socket.destroy());
     socket.on('drain', () => this.resumeIfCaughtUp());
     if (options.idleTimeoutMs > 0) {
-      socket.setTimeout(options.idleTimeoutMs, () => this.onIdle());
+      // `on`, not setTimeout's own callback (a `once`): a connection that was
+      // busy when the timer fired must still be closed once it falls silent.
+      socket.setTimeout(options.idleTimeoutMs);
+      socket.on('timeout', () => this.onIdle());
     }
     this.splitter.on('data', (frame: Frame) => this.onFrame(frame));
     this.splitter.on('end', () => {
@@ -140,7 +143,15 @@ export class Connection {
 
   private onIdle(): void {
     if (this.waiting.length > 0) return;
+    // Ended one silent period ago and the client still holds on (it never
+    // closes, or never reads what is left): cut it off, or it keeps its
+    // --max-connections slot and file descriptor for ever.
+    if (this.socket.writableEnded) {
+      this.socket.destroy();
+      return;
+    }
     this.socket.end();
+    this.socket.setTimeout(this.options.idleTimeoutMs);
   }
 
   /** The daemon is stopping: answer what was received, refuse the rest, then close. */

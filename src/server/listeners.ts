@@ -5,6 +5,13 @@ import { type AddressInfo, createConnection, type Server } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { TcpAddress } from '../config.js';
 
+/**
+ * Connections the kernel may queue before we accept them (capped by
+ * net.core.somaxconn). Node's 511 is short for a burst of local clients: a
+ * Unix socket connect past it fails at once with EAGAIN, it does not wait.
+ */
+const BACKLOG = 4096;
+
 function listening(server: Server, listen: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
@@ -49,7 +56,7 @@ export async function listenUnix(server: Server, path: string, mode: number): Pr
   await clearStaleSocket(path);
   const previous = process.umask(~mode & 0o777);
   try {
-    await listening(server, () => server.listen(path));
+    await listening(server, () => server.listen({ path, backlog: BACKLOG }));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`--socket: cannot listen on ${path}: ${code}`);
@@ -62,7 +69,7 @@ export async function listenUnix(server: Server, path: string, mode: number): Pr
 /** Listen on TCP; resolves with the address bound ("HOST:PORT", the real port when 0 was asked). */
 export async function listenTcp(server: Server, address: TcpAddress): Promise<string> {
   try {
-    await listening(server, () => server.listen(address.port, address.host));
+    await listening(server, () => server.listen({ port: address.port, host: address.host, backlog: BACKLOG }));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`--tcp: cannot listen on ${address.host}:${address.port}: ${code}`);

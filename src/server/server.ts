@@ -6,6 +6,9 @@ import type { Commands } from '../protocol/commands.js';
 import { errorReply } from '../protocol/replies.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 
+/** How long a refused client may take to hang up after its busy line before we close on it. */
+const REFUSED_LINGER_MS = 2000;
+
 export interface ServerOptions extends ConnectionOptions {
   readonly maxConnections: number;
 }
@@ -32,11 +35,14 @@ export class Server {
   private accept(socket: Socket): void {
     if (this.connections.size >= this.options.maxConnections) {
       socket.on('error', () => socket.destroy());
-      // What it sends is read and dropped, so that closing does not reset the
-      // busy line away (TCP); once that line is out, the descriptor is freed
-      // even if the client never hangs up (allowHalfOpen would keep it for ever).
+      // A lingering close: what the client still sends is read and dropped (closing
+      // on unread input would reset the connection, and the client would see an
+      // error instead of the end after the busy line), and a client that never
+      // hangs up is cut off after a while instead of holding a descriptor for ever.
       socket.resume();
-      socket.end(errorReply('busy', undefined, `too many connections (--max-connections ${this.options.maxConnections}); try again later`) + '\n', () => socket.destroy());
+      const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+      socket.once('close', () => clearTimeout(linger));
+      socket.end(errorReply('busy', undefined, `too many connections (--max-connections ${this.options.maxConnections}); try again later`) + '\n');
       return;
     }
     const connection = new Connection(socket, this.commands, this.options);
