@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { type DaemonProcess, GOCMD, run, startDaemon, tempDir } from '../support/daemon.js';
-import { type FakeGcm, startFakeGcm } from '../support/fake-gcm.js';
+import { type FakeGcm, type FakeGcmOptions, startFakeGcm } from '../support/fake-gcm.js';
 
 function spoolDaemon(dir: string, upstream: FakeGcm, extra: readonly string[] = []): Promise<DaemonProcess> {
   return startDaemon({
@@ -30,14 +30,20 @@ async function sendMany(daemon: DaemonProcess, sends: number, perSend: number, p
   return acknowledged;
 }
 
+/** A temporary directory and a fake upstream, both gone after the test. */
+async function scene(t: TestContext, options: FakeGcmOptions = {}): Promise<{ dir: string; upstream: FakeGcm }> {
+  const dir = tempDir();
+  const upstream = await startFakeGcm(options);
+  t.after(async () => {
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, upstream };
+}
+
 describe('durability of the SQLite spool', () => {
   test('kill -9 right after thousands of acknowledged sends: all are delivered after a restart', async (t) => {
-    const dir = tempDir();
-    const upstream = await startFakeGcm({ latencyMs: 300 });
-    t.after(async () => {
-      await upstream.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { dir, upstream } = await scene(t, { latencyMs: 300 });
     const first = await spoolDaemon(dir, upstream, ['--concurrency', '4']);
     t.after(() => first.close());
     const acknowledged = await sendMany(first, 300, 10, 'ok-crash');
@@ -59,12 +65,7 @@ describe('durability of the SQLite spool', () => {
   });
 
   test('after SIGTERM and a restart, no token is sent twice', async (t) => {
-    const dir = tempDir();
-    const upstream = await startFakeGcm({ latencyMs: 100 });
-    t.after(async () => {
-      await upstream.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { dir, upstream } = await scene(t, { latencyMs: 100 });
     const first = await spoolDaemon(dir, upstream, ['--concurrency', '2']);
     t.after(() => first.close());
     const acknowledged = await sendMany(first, 200, 5, 'ok-term');
@@ -77,12 +78,7 @@ describe('durability of the SQLite spool', () => {
   });
 
   test('the canonical and notregistered lists survive kill -9 until read', async (t) => {
-    const dir = tempDir();
-    const upstream = await startFakeGcm();
-    t.after(async () => {
-      await upstream.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { dir, upstream } = await scene(t);
     const first = await spoolDaemon(dir, upstream);
     t.after(() => first.close());
     await first.request({ cmd: 'send', tokens: ['gone-a', 'gone-b', 'canon-a', 'ok-a'], payload: {} });
@@ -100,12 +96,7 @@ describe('durability of the SQLite spool', () => {
   });
 
   test('send answers busy past --spool-max and keeps nothing of that send', async (t) => {
-    const dir = tempDir();
-    const upstream = await startFakeGcm({ behaviour: 'hang' });
-    t.after(async () => {
-      await upstream.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { dir, upstream } = await scene(t, { behaviour: 'hang' });
     const daemon = await spoolDaemon(dir, upstream, ['--spool-max', '10', '--concurrency', '1']);
     t.after(() => daemon.close());
     const client = await daemon.connect();

@@ -2,8 +2,9 @@
 // test/support does not: mid-response resets, truncated and stalled bodies,
 // HTML labelled JSON, results that do not fit. The first token's prefix picks
 // the behaviour; every token received is counted, every Authorization kept.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { text as readBody } from 'node:stream/consumers';
 
 const BEHAVIOURS = {
   /** 200 and the start of a JSON body, then the connection is reset. */
@@ -66,14 +67,6 @@ export interface RogueGcm {
   close(): Promise<void>;
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    request.on('data', (part: Buffer) => parts.push(part));
-    request.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    request.on('error', reject);
-  });
-}
 
 function tokensOf(text: string): string[] {
   try {

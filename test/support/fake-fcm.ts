@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateServiceAccountKey, TEST_CLIENT_EMAIL, writeServiceAccount } from './service-account.js';
 import { makeTlsFixture, type TlsFixture } from './tls.js';
+import { text as readBody } from 'node:stream/consumers';
 
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 const TOKEN_PATH = '/token';
@@ -100,14 +101,6 @@ function assertionProblem(assertion: string, publicKey: KeyObject, clientEmail: 
   return undefined;
 }
 
-function readBody(request: Request): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
 
 export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
   const clientEmail = options.clientEmail ?? TEST_CLIENT_EMAIL;

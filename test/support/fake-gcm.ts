@@ -2,6 +2,7 @@
 // prefix scripts its answer, the first token's prefix scripts the whole request.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text as readBody } from 'node:stream/consumers';
 
 /** What the whole request gets; by default chosen by the first token's prefix. */
 export type FakeGcmBehaviour = 'normal' | 'err500' | 'err400' | 'garbage' | 'hang' | 'reset';
@@ -70,14 +71,6 @@ function behaviourOf(first: string): FakeGcmBehaviour {
   return 'normal';
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    request.on('data', (part: Buffer) => parts.push(part));
-    request.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    request.on('error', reject);
-  });
-}
 
 function parseJson(text: string): unknown {
   try {
