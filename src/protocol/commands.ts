@@ -60,7 +60,7 @@ export class Commands {
     const message = { id: randomUUID(), content };
     await this.deps.spool.add(message, tokens);
     this.deps.onAccepted();
-    return okReply(id, { msg: message.id, accepted: tokens.length });
+    return sendReply(id, message.id, tokens.length);
   }
 
   private queue(id: RequestId): string {
@@ -80,6 +80,16 @@ export class Commands {
     this.deps.log.error({ err: error }, 'request failed');
     return errorReply('internal', id, 'internal error; nothing was accepted (see the daemon log)');
   }
+}
+
+/**
+ * The reply to every send, the one made 100,000 times a second: spliced, not
+ * JSON.stringify'd (okReply's spread and stringify were 3–7% of the ingest
+ * profile). The message id is a UUID and needs no escaping.
+ */
+function sendReply(id: RequestId, messageId: string, accepted: number): string {
+  const echo = id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
+  return `{"ok":true${echo},"msg":"${messageId}","accepted":${accepted}}`;
 }
 
 function keepOf(request: Request): boolean {

@@ -48,13 +48,14 @@ function tokensOf(value: unknown): string[] {
   if (value === undefined) throw bad('"tokens" is missing: give an array of device tokens');
   if (!Array.isArray(value)) throw bad('"tokens" must be an array of strings');
   if (value.length === 0) throw bad('"tokens" is empty: give at least one device token');
-  const unique = new Set<string>();
   for (let i = 0; i < value.length; i++) {
     const token: unknown = value[i];
     if (typeof token !== 'string') throw bad(`"tokens"[${i}] is not a string`);
     if (token.length === 0) throw bad(`"tokens"[${i}] is an empty string`);
-    unique.add(token);
   }
+  // Most sends carry one token: no Set to allocate for them.
+  if (value.length === 1) return value as string[];
+  const unique = new Set<string>(value as string[]);
   return unique.size === value.length ? (value as string[]) : [...unique];
 }
 
@@ -95,7 +96,7 @@ function dataBytes(payload: Json): number {
 
 /** Check a parsed `send` line. Unknown extra keys are refused so that typos do not pass silently. */
 export function validateSend(request: Json): SendRequest {
-  for (const key of Object.keys(request)) {
+  for (const key in request) {
     if (!SEND_KEYS.has(key)) throw bad(`"${key}" is not a field of send`);
   }
   const tokens = tokensOf(request.tokens);
@@ -111,27 +112,30 @@ export function validateSend(request: Json): SendRequest {
   const dryRun = request.dry_run;
   if (dryRun !== undefined && typeof dryRun !== 'boolean') throw bad('"dry_run" must be true or false');
 
-  const content: MessageContent = {
-    payload,
-    ...definedEntry('notification', notificationOf(request)),
-    ...definedEntry('android', optionalObject(request, 'android')),
-    ...definedEntry('apns', optionalObject(request, 'apns')),
-    ...definedEntry('webpush', optionalObject(request, 'webpush')),
-    ...definedEntry('collapse_key', optionalString(request, 'collapse_key')),
-    ...definedEntry('priority', priority as 'normal' | 'high' | undefined),
-    ...definedEntry('ttl', ttl as number | undefined),
-    ...definedEntry('dry_run', dryRun as boolean | undefined),
-  };
+  // Only the fields given: a plain send stays a one-key object (this runs per send;
+  // building it from spreads allocated one object per optional field).
+  const content: Mutable<MessageContent> = { payload };
+  const notification = notificationOf(request);
+  if (notification !== undefined) content.notification = notification;
+  const android = optionalObject(request, 'android');
+  if (android !== undefined) content.android = android;
+  const apns = optionalObject(request, 'apns');
+  if (apns !== undefined) content.apns = apns;
+  const webpush = optionalObject(request, 'webpush');
+  if (webpush !== undefined) content.webpush = webpush;
+  const collapseKey = optionalString(request, 'collapse_key');
+  if (collapseKey !== undefined) content.collapse_key = collapseKey;
+  if (priority !== undefined) content.priority = priority;
+  if (ttl !== undefined) content.ttl = ttl as number;
+  if (dryRun !== undefined) content.dry_run = dryRun;
   return { content, tokens };
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const SEND_KEYS = new Set([
   'cmd', 'id', 'tokens', 'payload', 'notification', 'android', 'apns', 'webpush', 'collapse_key', 'priority', 'ttl', 'dry_run',
 ]);
-
-function definedEntry<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
 
 /** A request id must be a string or a number; anything else is refused (and not echoed). */
 export function requestIdOf(request: Json): string | number | undefined {
