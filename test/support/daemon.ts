@@ -182,6 +182,8 @@ export function tempDir(prefix = 'gocm-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+const READY_TIMEOUT_MS = 30_000;
+
 /** Start gocmd and wait for its "ready" log line (or its exit, which rejects with its output). */
 export async function startDaemon(options: StartOptions = {}): Promise<DaemonProcess> {
   const dir = options.dir ?? tempDir();
@@ -205,11 +207,18 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonPro
   const exited = daemon.exited.then((exit) => {
     throw new Error(`gocmd exited (${exit.code ?? exit.signal}) before it was ready:\n${daemon.output()}`);
   });
+  // A daemon that never says "ready" (a quiet --log-level, a hang) fails the start, not the whole run.
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`gocmd did not log "ready" within ${READY_TIMEOUT_MS} ms:\n${daemon.output()}`)), READY_TIMEOUT_MS);
+  });
   try {
-    await Promise.race([ready, exited]);
+    await Promise.race([ready, exited, timedOut]);
   } catch (error) {
     await daemon.close();
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
   exited.catch(() => undefined);
   return daemon;
