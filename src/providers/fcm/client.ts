@@ -1,11 +1,27 @@
 // One pooled HTTP client per upstream origin: POST a body, get the status, a
 // bounded body and Retry-After back. Transport only; outcomes are decided elsewhere.
+// messages:send over https:// goes through H2Pool (h2-pool.ts, which says why);
+// http:// endpoints and the token endpoint through undici.
 import { Pool } from 'undici';
+import { H2Pool } from './h2-pool.js';
 
 export interface UpstreamResponse {
   readonly status: number;
   readonly body: string;
   readonly retryAfter: string | string[] | undefined;
+}
+
+/** What the provider needs of a transport. */
+export interface Upstream {
+  /**
+   * POST `body` to `path`. Rejects only when no complete answer came (network
+   * error, timeout, refused stream, client closed or destroyed).
+   */
+  post(path: string, headers: Record<string, string>, body: string): Promise<UpstreamResponse>;
+  /** Let requests in flight finish, then close the connections. Idempotent. */
+  close(): Promise<void>;
+  /** Fail requests in flight and drop the connections. Idempotent. */
+  destroy(): Promise<void>;
 }
 
 export interface PoolShape {
@@ -20,23 +36,19 @@ export interface PoolShape {
 /** FCM's answers are a few hundred bytes; a proxy's error page is cut here rather than buffered whole. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-/** Many servers, Google's among them, allow 100 concurrent streams per HTTP/2 connection. */
-const MAX_STREAMS_PER_CONNECTION = 100;
-
 /**
- * The pool shape for an FCM endpoint. Over TLS the endpoint may offer HTTP/2, and
- * many streams share a few connections. Plain http:// has no HTTP/2 here, and
- * pipelining HTTP/1.1 would queue every request behind a slow one, so there each
- * request in flight gets its own keep-alive connection.
+ * The transport for messages:send at `endpoint`. Over https:// a node:http2
+ * session pool: `connections` sessions, up to 100 streams each. Plain http://
+ * has no HTTP/2 here, and pipelining HTTP/1.1 would queue every request behind
+ * a slow one, so there each request in flight gets its own keep-alive connection.
  */
-export function poolShapeFor(endpoint: string, connections: number, concurrency: number, timeoutMs: number): PoolShape {
-  if (new URL(endpoint).protocol === 'https:') {
-    return { connections, streamsPerConnection: MAX_STREAMS_PER_CONNECTION, timeoutMs };
-  }
-  return { connections: Math.max(connections, concurrency), streamsPerConnection: 1, timeoutMs };
+export function upstreamFor(endpoint: string, connections: number, concurrency: number, timeoutMs: number): Upstream {
+  const url = new URL(endpoint);
+  if (url.protocol === 'https:') return new H2Pool(url.origin, { connections, timeoutMs });
+  return new UpstreamClient(url.origin, { connections: Math.max(connections, concurrency), streamsPerConnection: 1, timeoutMs });
 }
 
-export class UpstreamClient {
+export class UpstreamClient implements Upstream {
   readonly #pool: Pool;
   readonly #timeoutMs: number;
   #closing: Promise<void> | undefined;

@@ -1,5 +1,5 @@
 // The FCM HTTP v1 provider: one POST per token to messages:send, many in flight
-// over one pooled (HTTP/2 where offered) client, with a shared OAuth2 token.
+// over one pooled client (node:http2 sessions over https://), with a shared OAuth2 token.
 import { isLoopback, type Config } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -8,7 +8,7 @@ import type { Outcome, Provider } from '../provider.js';
 import { networkOutcome, parseRetryAfter } from '../upstream.js';
 import { AccessTokenCache } from './access-token.js';
 import { BodyCache } from './body-cache.js';
-import { UpstreamClient, poolShapeFor } from './client.js';
+import { UpstreamClient, upstreamFor, type Upstream } from './client.js';
 import { loadServiceAccount, type ServiceAccount } from './credentials.js';
 import { signAssertion } from './jwt.js';
 import { bodyFor, type BodyTemplate } from './message.js';
@@ -22,7 +22,7 @@ class FcmProvider implements Provider {
   readonly maxTokensPerRequest = 1;
   readonly #log: Logger;
   readonly #account: ServiceAccount;
-  readonly #fcm: UpstreamClient;
+  readonly #fcm: Upstream;
   readonly #tokenEndpoint: UpstreamClient;
   readonly #tokenPath: string;
   readonly #sendPath: string;
@@ -42,7 +42,7 @@ class FcmProvider implements Provider {
     // A base path (a proxy's prefix) is kept.
     this.#sendPath = `${fcm.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(account.projectId)}/messages:send`;
     this.#tokenPath = token.pathname + token.search;
-    this.#fcm = new UpstreamClient(fcm.origin, poolShapeFor(config.fcmEndpoint, config.connections, config.concurrency, config.requestTimeoutMs));
+    this.#fcm = upstreamFor(config.fcmEndpoint, config.connections, config.concurrency, config.requestTimeoutMs);
     // Renewals are coalesced, so one connection to the token endpoint is plenty.
     this.#tokenEndpoint = new UpstreamClient(token.origin, { connections: 1, streamsPerConnection: 1, timeoutMs: config.requestTimeoutMs });
     this.#accessTokens = new AccessTokenCache(() => this.#fetchAccessToken());
