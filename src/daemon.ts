@@ -36,7 +36,7 @@ export class Daemon {
 
   /** Open the spool, make the provider, listen, start delivering. Throws ConfigError on bad setup. */
   static async start(config: Config, log: Logger): Promise<Daemon> {
-    const spool = openSpool(config);
+    const spool = openSpool(config, log);
     let provider: Provider | undefined;
     try {
       provider = createProvider(config, log);

@@ -4,6 +4,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { lockPath, lockSpool, type SpoolLock } from './lock.js';
 
 /** Bumped with every change below; older files are migrated, newer ones refused. */
 const SCHEMA_VERSION = 1;
@@ -50,11 +51,18 @@ const FILE_ERRORS: Record<string, string> = {
   EROFS: 'read-only file system',
 };
 
+/** The spool's connection, what `prepare` made of it, and the connection holding its lock (lock.ts). */
+export interface OpenedSpool<T> {
+  readonly db: Database.Database;
+  readonly prepared: T;
+  readonly lock: SpoolLock;
+}
+
 /**
- * Open (creating if need be) the spool at `path`, checked, migrated and
- * recovered, then hand it to `prepare`. Throws ConfigError.
+ * Lock (lock.ts), then open (creating if need be) the spool at `path`,
+ * checked, migrated and recovered, and hand it to `prepare`. Throws ConfigError.
  */
-export function openDatabase<T>(path: string, sync: 'normal' | 'full', now: number, prepare: (db: Database.Database) => T): [Database.Database, T] {
+export function openDatabase<T>(path: string, sync: 'normal' | 'full', now: number, prepare: (db: Database.Database) => T): OpenedSpool<T> {
   const directory = dirname(path);
   try {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
@@ -63,18 +71,32 @@ export function openDatabase<T>(path: string, sync: 'normal' | 'full', now: numb
     throw new ConfigError(`--spool: cannot create the directory ${directory}: ${FILE_ERRORS[code] ?? 'failed'} (${code})`);
   }
   checkAccess(path, directory);
+  checkFile(lockPath(path));
+  let lock: SpoolLock;
+  try {
+    lock = lockSpool(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new ConfigError(inUse(path));
+    if (code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
+      // Only a power cut as it was first written could do it: it holds nothing but a lock.
+      throw new ConfigError(`--spool: the lock file ${lockPath(path)} is damaged; with no gocmd running, remove it and start again`);
+    }
+    throw new ConfigError(explain(lockPath(path), error));
+  }
   let db: Database.Database | undefined;
   try {
-    // A short busy wait: the only other holder of our lock would be a tool
-    // reading the file for a moment; another gocmd holds it for good.
+    // A short busy wait: only a tool looking into the file could hold a lock
+    // we need, for a moment (the checkpointer never takes the write lock).
     db = new Database(path, { timeout: 500 });
     configure(db, sync, path);
     check(db, path);
     migrate(db, path);
     recover(db, now);
-    return [db, prepare(db)];
+    return { db, prepared: prepare(db), lock };
   } catch (error) {
     db?.close();
+    lock.release();
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(explain(path, error));
   }
@@ -92,24 +114,30 @@ function checkAccess(path: string, directory: string): void {
   } catch (error) {
     fail(`cannot write in the directory ${directory}`, error);
   }
+  checkFile(path);
+}
+
+function checkFile(path: string): void {
   if (!existsSync(path)) return;
   if (statSync(path).isDirectory()) throw new ConfigError(`--spool: ${path} is a directory; give the path of a file in it`);
   try {
     accessSync(path, constants.R_OK | constants.W_OK);
   } catch (error) {
-    fail(`cannot read and write ${path}`, error);
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(`--spool: cannot read and write ${path}: ${FILE_ERRORS[code] ?? 'failed'} (${code})`);
   }
 }
 
 function configure(db: Database.Database, sync: 'normal' | 'full', path: string): void {
-  // One daemon per spool: two would deliver every token twice. EXCLUSIVE holds
-  // the file lock from the first access to close, and spares the -shm file.
-  db.pragma('locking_mode = EXCLUSIVE');
+  // locking_mode stays NORMAL, so that the checkpointer's connection can share
+  // the file (it costs a -shm file); the lock file keeps other daemons out.
   if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new ConfigError(`--spool: ${path} cannot be put in WAL mode`);
   // NORMAL: a commit survives a crash of the process; FULL: also a power loss.
   db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma(`cache_size = -${CACHE_KIB}`);
-  // After a burst, give the disk back: the WAL is cut back to 64 MiB at checkpoints.
+  // No commit checkpoints: the checkpointer does, on its own thread (checkpointer.ts).
+  db.pragma('wal_autocheckpoint = 0');
+  // After a burst, give the disk back: the WAL is cut back to 64 MiB when it starts over.
   db.pragma('journal_size_limit = 67108864');
 }
 
@@ -145,6 +173,10 @@ function recover(db: Database.Database, now: number): void {
   db.prepare('UPDATE tokens SET inflight = 0, due_at = MIN(due_at, ?) WHERE inflight = 1').run(now);
 }
 
+function inUse(path: string): string {
+  return `--spool: ${path} is in use by another process (another gocmd?)`;
+}
+
 function explain(path: string, error: unknown): string {
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
@@ -152,7 +184,7 @@ function explain(path: string, error: unknown): string {
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return `--spool: ${path} is not a gocm spool or is corrupt (${message}); move it aside to start an empty spool`;
   }
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return `--spool: ${path} is in use by another process (another gocmd?)`;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return inUse(path);
   if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM') return `--spool: ${path} is read-only`;
   return `--spool: cannot open ${path}: ${message} (${code})`;
 }

@@ -3,7 +3,9 @@
 import type Database from 'better-sqlite3';
 import { SpoolFullError } from '../errors.js';
 import type { Message, MessageContent } from '../message.js';
+import { type CheckpointPolicy, Checkpointer, type SpoolLog } from './checkpointer.js';
 import { InFlight } from './inflight.js';
+import type { SpoolLock } from './lock.js';
 import { openDatabase } from './schema.js';
 import type { CanonicalReplacement, Delivery, QueueCounts, Settlement, Spool } from './spool.js';
 import { type Place, prepareStatements, type SpoolStatements, type StoredAdd } from './statements.js';
@@ -12,7 +14,25 @@ export interface SqliteSpoolOptions {
   readonly sync: 'normal' | 'full';
   /** Most tokens the spool holds; add() beyond it rejects with SpoolFullError. */
   readonly spoolMax: number;
+  /** Where trouble the spool survives is told (the checkpoint thread failing); else process warnings. */
+  readonly log?: SpoolLog;
+  /** When the checkpoint thread checkpoints: DEFAULT_CHECKPOINT_POLICY unless a test says otherwise. */
+  readonly checkpoints?: CheckpointPolicy;
 }
+
+/** Warnings on stderr, for a spool given no logger. */
+const processWarnings: SpoolLog = {
+  warn(details, message) {
+    const cause = (details as { err?: unknown }).err;
+    process.emitWarning(cause instanceof Error ? `${message}: ${cause.message}` : message, 'SpoolWarning');
+  },
+};
+
+// What a commit adds to the WAL, roughly, for the checkpointer's threshold:
+// the pages a commit always rewrites (a leaf of each table and of the index),
+// and about what each row takes in them.
+const COMMIT_PAGES_BYTES = 3 * 4096;
+const ROW_BYTES = 48;
 
 interface PendingAdd extends StoredAdd {
   readonly resolve: () => void;
@@ -22,6 +42,9 @@ interface PendingAdd extends StoredAdd {
 export class SqliteSpool implements Spool {
   private readonly db: Database.Database;
   private readonly sql: SpoolStatements;
+  /** The spool's lock (lock.ts), released last. */
+  private readonly lock: SpoolLock;
+  private readonly checkpointer: Checkpointer;
   private readonly inflight = new InFlight<Place>();
   /** Committed tokens not yet final, kept in step with commits: pending() reads no rows. */
   private total: number;
@@ -29,18 +52,23 @@ export class SqliteSpool implements Spool {
   private waitingRetries: number;
   private batch: PendingAdd[] = [];
   private batchTokens = 0;
+  private batchBytes = 0;
   private flushScheduled: NodeJS.Immediate | undefined;
+  /** Set while a group waits for the checkpointer's gate (checkpointer.ts). */
+  private waitingForGate: Promise<void> | undefined;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   /** Opens (creating if need be) the spool at `path`; throws ConfigError when it cannot be used. */
   constructor(
     readonly path: string,
     private readonly options: SqliteSpoolOptions,
   ) {
-    [this.db, this.sql] = openDatabase(path, options.sync, Date.now(), prepareStatements);
+    ({ db: this.db, prepared: this.sql, lock: this.lock } = openDatabase(path, options.sync, Date.now(), prepareStatements));
     const census = this.sql.census.get() as { total: number; retrying: number };
     this.total = census.total;
     this.waitingRetries = census.retrying;
+    this.checkpointer = new Checkpointer(path, options.sync, this.db, options.log ?? processWarnings, options.checkpoints);
   }
 
   add(message: Message, tokens: readonly string[]): Promise<void> {
@@ -60,6 +88,7 @@ export class SqliteSpool implements Spool {
     return new Promise((resolve, reject) => {
       this.batch.push({ id: message.id, content, tokens, resolve, reject });
       this.batchTokens += tokens.length;
+      this.batchBytes += content.length + message.id.length + ROW_BYTES * (1 + tokens.length) + (tokens[0]?.length ?? 0) * tokens.length;
       // Every add until the event loop comes round joins this one commit: one
       // transaction per send would cap us near 19,400 sends/s (FACTS.md).
       this.flushScheduled ??= setImmediate(() => this.flush());
@@ -69,25 +98,40 @@ export class SqliteSpool implements Spool {
   private flush(): void {
     if (this.flushScheduled) clearImmediate(this.flushScheduled);
     this.flushScheduled = undefined;
+    if (this.batch.length === 0) return;
+    if (!this.checkpointer.tryEnter()) {
+      // The checkpointer copies the last frames of a long WAL, for a few ms: the
+      // group waits without stopping the event loop, and grows meanwhile.
+      this.waitingForGate ??= this.checkpointer.whenOpen().then(() => {
+        this.waitingForGate = undefined;
+        this.flush();
+      });
+      return;
+    }
     const batch = this.batch;
     const tokens = this.batchTokens;
+    const bytes = this.batchBytes;
     this.batch = [];
     this.batchTokens = 0;
-    if (batch.length === 0) return;
+    this.batchBytes = 0;
     try {
       this.sql.insert(batch, Date.now());
     } catch (error) {
       const failure = writeFailure(error);
       for (const add of batch) add.reject(failure);
       return;
+    } finally {
+      this.checkpointer.leave();
     }
+    this.checkpointer.wrote(COMMIT_PAGES_BYTES + bytes);
     this.total += tokens;
     for (const add of batch) add.resolve();
   }
 
   claim(limit: number, now: number): Delivery[] {
     if (limit <= 0) return [];
-    const rows = this.sql.claim(now, limit);
+    const rows = this.writing(() => this.sql.claim(now, limit));
+    if (rows.length > 0) this.checkpointer.wrote(COMMIT_PAGES_BYTES + ROW_BYTES * rows.length);
     return rows.map((row) => {
       if (row.attempts > 0) this.waitingRetries--;
       // The first claimed token of a message parses it; the rest, in this claim
@@ -108,11 +152,22 @@ export class SqliteSpool implements Spool {
       if (place && !settled.has(place)) settled.set(place, settlement);
     }
     if (settled.size === 0) return;
-    const finals = this.sql.settle(settled);
+    const finals = this.writing(() => this.sql.settle(settled));
+    this.checkpointer.wrote(COMMIT_PAGES_BYTES + ROW_BYTES * settled.size);
     // Memory follows the file only once the commit is done.
     this.total -= finals;
     this.waitingRetries += settled.size - finals;
     for (const settlement of settled.values()) this.inflight.release(settlement.delivery);
+  }
+
+  /** A write that cannot wait for the checkpointer's gate; the checkpointer waits for it instead. */
+  private writing<T>(write: () => T): T {
+    this.checkpointer.enter();
+    try {
+      return write();
+    } finally {
+      this.checkpointer.leave();
+    }
   }
 
   nextDueAt(): number | undefined {
@@ -141,13 +196,23 @@ export class SqliteSpool implements Spool {
     return keep ? this.sql.notRegistered.all() : this.sql.takeNotRegistered.immediate();
   }
 
-  /** Commits the adds still waiting for their group, then releases the file. */
+  /**
+   * Commits the adds still waiting for their group, stops the checkpoint
+   * thread (and waits until it is gone), then releases the file and its lock.
+   */
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.closed = true;
-    this.flush();
-    this.db.close();
-    return Promise.resolve();
+    if (!this.closing) {
+      this.closed = true;
+      this.flush();
+      this.closing = this.checkpointer.stop().finally(() => {
+        // A group that waited for the gate goes now: with the thread gone, it is open.
+        this.flush();
+        // The last connection to close checkpoints the whole WAL and removes it.
+        this.db.close();
+        this.lock.release();
+      });
+    }
+    return this.closing;
   }
 }
 

@@ -7,8 +7,10 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { ConfigError, SpoolFullError } from '../../src/errors.js';
+import { type CheckpointPolicy, Shared, type SpoolLog } from '../../src/spool/checkpointer.js';
 import { openSpool } from '../../src/spool/open.js';
 import type { Delivery } from '../../src/spool/spool.js';
 import { SqliteSpool, type SqliteSpoolOptions } from '../../src/spool/sqlite.js';
@@ -16,6 +18,9 @@ import { testConfig } from '../support/config.js';
 import { message, spoolConformance } from './conformance.js';
 
 const MINUTE = 60_000;
+
+/** A checkpoint policy that never fires in a test's time. */
+const NEVER: CheckpointPolicy = { intervalMs: 10 * MINUTE, thresholdBytes: 2 ** 30, restartFrames: 2 ** 30 };
 
 function freshDirectory(): string {
   return mkdtempSync(join(tmpdir(), 'gocm-spool-'));
@@ -66,6 +71,37 @@ function walCommits(path: string): number {
 /** The connection inside: only for what SQLite alone can simulate (a full disk) or report (a pragma). */
 function connection(spool: SqliteSpool): Database.Database {
   return (spool as unknown as { db: Database.Database }).db;
+}
+
+/** The checkpoint thread's side inside the spool, for what only it can show. */
+interface CheckpointerInside {
+  readonly running: boolean;
+  readonly worker: Worker | undefined;
+  readonly online: boolean;
+  readonly shared: Int32Array;
+  opened(): void;
+}
+
+function checkpointer(spool: SqliteSpool): CheckpointerInside {
+  return (spool as unknown as { checkpointer: CheckpointerInside }).checkpointer;
+}
+
+/** Resolves once the spool's checkpoint thread runs its code. */
+async function threadStarted(spool: SqliteSpool): Promise<Worker> {
+  const inside = checkpointer(spool);
+  const worker = inside.worker;
+  assert.ok(worker, 'the spool started a checkpoint thread');
+  if (!inside.online) await once(worker, 'online');
+  return worker;
+}
+
+/** A child process running `code` (an ES module, with gc() exposed) with the spool module imported as `SqliteSpool`. */
+function child(code: string, ...args: string[]) {
+  return spawn(
+    process.execPath,
+    ['--expose-gc', '--input-type=module', '-e', `import { SqliteSpool } from ${JSON.stringify(new URL('../../src/spool/sqlite.js', import.meta.url).href)};\n${code}`, ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
 }
 
 spoolConformance('SQLite', ({ spoolMax }) => {
@@ -168,7 +204,8 @@ void test('the canonical and not-registered lists survive a reopen until they ar
 
 void test('sends arriving together share one commit; each resolves after it', async (t) => {
   const path = join(directory(t), 'spool.db');
-  const spool = open(t, path);
+  // No checkpoint meanwhile: the commit after one starts the WAL over, and the count with it.
+  const spool = open(t, path, { checkpoints: NEVER });
   const before = walCommits(path);
   const sends = Array.from({ length: 50 }, (_, i) => spool.add(message(`m${i}`), ['a', 'b']));
   assert.equal(spool.pending(), 0, 'nothing is acknowledged before its commit');
@@ -303,6 +340,12 @@ void test('a spool already open in another daemon is refused', (t) => {
   assert.throws(() => open(t, path), (error) => error instanceof ConfigError && /in use by another process/.test(error.message));
 });
 
+void test('a damaged lock file is refused, naming it, with what to do', (t) => {
+  const path = join(directory(t), 'spool.db');
+  writeFileSync(`${path}.lock`, 'not a lock\n'.repeat(500));
+  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && error.message.includes(`${path}.lock is damaged`) && /remove it/.test(error.message));
+});
+
 void test('a missing directory is created, private to the daemon', async (t) => {
   const dir = join(directory(t), 'state', 'gocm');
   const spool = open(t, join(dir, 'spool.db'));
@@ -323,4 +366,111 @@ void test('openSpool opens the SQLite spool at the configured path with its limi
   assert.ok(spool instanceof SqliteSpool && spool.path === path);
   await assert.rejects(spool.add(message('m1'), ['a', 'b']), /spool-max 1/);
   assert.equal(connection(spool).pragma('synchronous', { simple: true }), 2);
+});
+
+void test('the WAL stays bounded however many commits there are', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const spool = open(t, path);
+  // Each commit rewrites at least three pages (a leaf of each table and of the
+  // index): unchecked, these commits would leave over 230 MiB in the WAL.
+  const commits = 20_000;
+  const bound = 64 * 2 ** 20;
+  assert.ok(commits * 3 * 4096 > 3.5 * bound);
+  let largest = 0;
+  for (let i = 0; i < commits; i++) {
+    await Promise.all([spool.add(message(`m${i}-a`), ['a']), spool.add(message(`m${i}-b`), ['b'])]);
+    if (i % 250 === 0) largest = Math.max(largest, statSync(`${path}-wal`).size);
+  }
+  largest = Math.max(largest, statSync(`${path}-wal`).size);
+  assert.ok(largest <= bound, `the WAL reached ${largest} bytes`);
+  assert.ok(checkpointer(spool).running, 'the checkpoint thread did the checkpoints');
+  assert.equal(connection(spool).pragma('wal_autocheckpoint', { simple: true }), 0, 'no commit checkpointed');
+  assert.equal(spool.pending(), 2 * commits);
+});
+
+void test('close() stops the checkpoint thread: nothing is left to keep the process alive', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const spool = open(t, path);
+  const worker = await threadStarted(spool);
+  const exited = once(worker, 'exit');
+  await spool.close();
+  await exited;
+  assert.equal(checkpointer(spool).running, false);
+
+  // The same in a process of its own, which must end by itself once the spool is closed.
+  const closer = child(
+    `const spool = new SqliteSpool(process.argv[1], { sync: 'normal', spoolMax: 100 });
+     await spool.add({ id: 'm1', content: { payload: {} } }, ['a']);
+     await new Promise((resolve) => setTimeout(resolve, 300));
+     process.stdout.write(spool.checkpointer.running ? 'running\\n' : 'no thread\\n');
+     await spool.close();`,
+    path,
+  );
+  t.after(() => closer.kill('SIGKILL'));
+  let output = '';
+  closer.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const timer = setTimeout(() => closer.kill('SIGKILL'), 20_000);
+  const [code, signal] = (await once(closer, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  assert.equal(output, 'running\n', 'the thread ran in the child');
+  assert.deepEqual([code, signal], [0, null], 'the child exited by itself');
+});
+
+void test('a checkpoint thread that dies is logged, and commits checkpoint on the main thread from then on', async (t) => {
+  const warnings: string[] = [];
+  const log: SpoolLog = { warn: (_details, message) => warnings.push(message) };
+  const path = join(directory(t), 'spool.db');
+  const spool = open(t, path, { log });
+  const worker = await threadStarted(spool);
+  const exited = once(worker, 'exit');
+  await worker.terminate();
+  await exited;
+  assert.equal(checkpointer(spool).running, false);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] ?? '', /checkpoint thread failed/);
+  assert.equal(connection(spool).pragma('wal_autocheckpoint', { simple: true }), 1000);
+  await spool.add(message('m1'), ['a']);
+  assert.equal(spool.pending(), 1);
+  await spool.close();
+  assert.equal(inspect(path, count('tokens')), 1);
+});
+
+void test('a group commit waits for the closed gate without blocking, and goes when it opens', async (t) => {
+  // The thread runs, but does not checkpoint (nor touch the gate) meanwhile.
+  const spool = open(t, join(directory(t), 'spool.db'), { checkpoints: NEVER });
+  await threadStarted(spool);
+  const inside = checkpointer(spool);
+  // As the thread does to copy the last frames of a long WAL.
+  Atomics.store(inside.shared, Shared.Gate, 1);
+  let acknowledged = false;
+  const send = spool.add(message('m1'), ['a']).then(() => (acknowledged = true));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(acknowledged, false, 'the group waits while the gate is closed');
+  assert.equal(spool.pending(), 0);
+  Atomics.store(inside.shared, Shared.Gate, 0);
+  inside.opened();
+  await send;
+  assert.equal(spool.pending(), 1);
+});
+
+void test('a spool open in another process is refused, and free once that process is killed', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  // The child keeps its spool in no variable: the lock must outlast a garbage collection.
+  const holder = child(
+    `await new SqliteSpool(process.argv[1], { sync: 'normal', spoolMax: 100 }).add({ id: 'm1', content: { payload: {} } }, ['a']);
+     globalThis.gc();
+     process.stdout.write('open\\n');
+     setInterval(() => {}, 60_000);`,
+    path,
+  );
+  t.after(() => holder.kill('SIGKILL'));
+  const exited = once(holder, 'exit');
+  await Promise.race([once(holder.stdout, 'data'), exited.then(() => assert.fail('the child stopped before opening the spool'))]);
+  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && error.message.includes(path) && /in use by another process/.test(error.message));
+
+  holder.kill('SIGKILL');
+  await exited;
+  const spool = open(t, path);
+  assert.equal(spool.pending(), 1, 'the killed process left its spool, and no lock on it');
+  assert.ok(existsSync(`${path}.lock`), 'the lock file stays, to be locked again');
 });
