@@ -95,7 +95,7 @@ function credentialsPath(flag: string | undefined, env: NodeJS.ProcessEnv): stri
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-export const USAGE = 'gocmd [options]: the gocm daemon. Options come from flags, GOCM_* variables or --config FILE.';
+const USAGE = 'gocmd [options]: the gocm daemon. Options come from flags, GOCM_* variables or --config FILE.';
 
 /** The option table: one place for names, defaults and help. */
 function parser(argv: readonly string[]) {

@@ -16,7 +16,7 @@ export interface Reply {
 }
 
 /** How an address reads in messages: the path, or host:port. */
-export function describeAddress(address: Address): string {
+function describeAddress(address: Address): string {
   if ('path' in address) return address.path;
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }

@@ -7,7 +7,7 @@ import type { SendTotals } from './send.js';
 const ENVELOPE = new Set(['ok', 'id']);
 
 /** `key  value` lines, the values lined up in one column. */
-export function formatFields(fields: ReadonlyArray<readonly [string, string]>): string {
+function formatFields(fields: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(0, ...fields.map(([key]) => key.length));
   return fields.map(([key, value]) => `${key.padEnd(width)}  ${value}`).join('\n');
 }

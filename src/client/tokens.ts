@@ -13,7 +13,7 @@ export const MAX_CHUNK_TOKENS = 1000;
  * Long tokens could make a chunk of 1000 longer than the daemon's default
  * --max-line-bytes (1 MiB); a chunk also ends once its tokens reach this.
  */
-export const MAX_CHUNK_BYTES = 512 * 1024;
+const MAX_CHUNK_BYTES = 512 * 1024;
 
 /** The tokens file cannot be read: a usage error, as SPEC.md's exit 2. */
 export class TokensFileError extends Error {

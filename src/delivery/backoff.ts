@@ -1,7 +1,7 @@
 // When to try a token again: GoCM's numbers (1 s, doubling) with jitter, capped,
 // and the upstream's own Retry-After honoured over our guess. Pure.
 
-export const FIRST_BACKOFF_MS = 1000;
+const FIRST_BACKOFF_MS = 1000;
 
 /**
  * Delay before try number `attempt + 1`, where `attempt` ≥ 1 tries have failed.
