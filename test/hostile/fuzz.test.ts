@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { LineClient, Reply } from '../support/daemon.js';
 import { type GcmSetup, startGcmDaemon } from '../support/gcm-daemon.js';
-import { assertCountersAddUp, errorCode, wellFormed } from './checks.js';
+import { assertCountersMatch, errorCode, wellFormed } from './checks.js';
 
 const SEED = Number(process.env.GOCM_FUZZ_SEED ?? Math.floor(Math.random() * 0x7fffffff));
 const RUNS = Number(process.env.GOCM_FUZZ_RUNS ?? 80);
@@ -311,9 +311,8 @@ describe('fuzzing the line protocol', () => {
   test('afterwards the daemon serves, nothing is left pending, and the counters add up', async () => {
     assert.deepEqual(await setup.daemon.request({ cmd: 'ping', id: 'still here' }), { ok: true, id: 'still here' });
     const report = await setup.daemon.settled();
-    assert.equal(report.attempts, accepted, 'attempts = the tokens accepted in the replies');
     assert.equal(report.pending, 0);
-    assertCountersAddUp(report);
+    assertCountersMatch(report, accepted);
     assert.ok((setup.upstream.tokensSeen.get('__proto__') ?? 0) >= 1, 'a token named __proto__ was delivered like any other');
     const errors = setup.daemon.logs().filter((entry) => typeof entry.level === 'number' && entry.level >= 50);
     assert.deepEqual(errors, [], 'no error was logged');
