@@ -40,8 +40,8 @@ export class Daemon {
     let provider: Provider | undefined;
     try {
       provider = createProvider(config, log);
-      const report = new Report(() => spool.pending(), spool.pending());
-      const engine = new DeliveryEngine(spool, provider, report, config, log);
+      const report = new Report(spool.recovered);
+      const engine = new DeliveryEngine({ spool, provider, report, log }, config);
       const commands = new Commands({ spool, report, onAccepted: () => engine.wake(), log });
       const server = new Server(commands, config, log);
       const daemon = new Daemon(config, log, spool, report, engine, server);
@@ -67,15 +67,23 @@ export class Daemon {
     if (config.tcp && inherited.length === 0) {
       log.info({ tcp: await listenTcp(server.listener(), config.tcp) }, 'listening');
     }
-    const counts = this.report.snapshot();
-    log.info({ provider: config.provider, spool: config.spool, recovered: counts.recovered }, 'ready');
+    log.info({ provider: config.provider, spool: config.spool, recovered: this.spool.recovered }, 'ready');
     this.notify(notifyReady());
-    this.statusTimer = setInterval(() => this.notify(notifyStatus(this.status())), STATUS_INTERVAL_MS).unref();
+    this.statusTimer = setInterval(() => void this.status().then((text) => this.notify(notifyStatus(text))), STATUS_INTERVAL_MS).unref();
   }
 
-  private status(): string {
-    const counts = this.report.snapshot();
-    return `pending ${counts.pending}, delivered ${counts.successes}, failed ${counts.failures}`;
+  private async status(): Promise<string> {
+    const pending = await this.pending();
+    const counts = this.report.snapshot(pending ?? 0);
+    return `pending ${pending ?? '?'}, delivered ${counts.successes}, failed ${counts.failures}`;
+  }
+
+  /** The spool's count of tokens not final; undefined while the spool cannot say. */
+  private pending(): Promise<number | undefined> {
+    return this.spool.counts().then(
+      (counts) => counts.pending,
+      () => undefined,
+    );
   }
 
   private notify(sent: Promise<string | undefined>): void {
@@ -83,9 +91,10 @@ export class Daemon {
   }
 
   /**
-   * Stop in order: listeners, connections (answering what they sent), requests
-   * in flight (up to --drain-timeout), the spool. Idempotent: a second signal
-   * gets the same promise.
+   * Stop in order, under one deadline (--drain-timeout from now): claiming
+   * stops and the listeners close at once; connections are answered and
+   * requests in flight finish side by side until the deadline; then the spool
+   * closes. Idempotent: a second signal gets the same promise.
    */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
@@ -94,13 +103,16 @@ export class Daemon {
 
   private async shutdown(): Promise<void> {
     const { log, config } = this;
-    log.info({ pending: this.spool.pending(), inflight: this.engine.requestsInFlight }, 'stopping');
+    const deadline = Date.now() + config.drainTimeoutMs;
+    const claimingStopped = this.engine.stopClaiming();
+    this.server.closeListeners();
+    log.info({ inflight: this.engine.requestsInFlight, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
     clearInterval(this.statusTimer);
     this.notify(notifyStopping());
-    this.server.closeListeners();
-    await this.server.closeConnections(config.drainTimeoutMs);
-    await this.engine.stop(config.drainTimeoutMs);
+    await claimingStopped;
+    await Promise.all([this.server.closeConnections(deadline), this.engine.drain(deadline)]);
+    const pending = await this.pending();
     await this.spool.close();
-    log.info({ pending: this.spool.pending() }, 'stopped; pending tokens stay in the spool');
+    log.info({ pending }, 'stopped; pending tokens stay in the spool');
   }
 }

@@ -7,8 +7,8 @@ export const ERROR_CODES = {
   unknown_command: 'the "cmd" field names no command',
   line_too_long: 'the line is longer than --max-line-bytes; it was skipped',
   payload_too_large: "the data payload is over FCM's 4096-byte limit",
-  busy: 'the spool is full (--spool-max or the disk); nothing was accepted',
-  shutting_down: 'the daemon is stopping; the connection closes after this reply',
+  busy: 'the spool cannot take it now (full, locked or unwritable); nothing was accepted: try again later',
+  shutting_down: 'the daemon is stopping; this line was not processed',
   internal: 'an unexpected error in the daemon; nothing was accepted',
 } as const;
 
@@ -30,6 +30,15 @@ export class SpoolFullError extends ProtocolError {
   constructor(message: string) {
     super('busy', message);
     this.name = 'SpoolFullError';
+  }
+}
+
+/** The spool's store failed the write (locked past its timeout, an I/O error): `busy`, nothing kept. */
+export class SpoolUnavailableError extends ProtocolError {
+  constructor(message: string, cause: unknown) {
+    super('busy', message);
+    this.name = 'SpoolUnavailableError';
+    this.cause = cause;
   }
 }
 

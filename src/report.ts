@@ -1,5 +1,6 @@
 // GoCM's run report, counted per token since the daemon started. The lists
 // themselves live in the spool (they must survive restarts); here are the counts.
+import type { Settlement } from './spool/spool.js';
 
 export interface ReportCounts {
   /** Tokens accepted by `send` since start. */
@@ -20,31 +21,45 @@ export interface ReportCounts {
 }
 
 export class Report {
-  successes = 0;
-  failures = 0;
-  retries = 0;
-  canonicals = 0;
-  notregistered = 0;
+  #attempts = 0;
+  #successes = 0;
+  #failures = 0;
+  #retries = 0;
+  #canonicals = 0;
+  #notregistered = 0;
 
-  constructor(
-    /** The spool's live count of tokens not final. */
-    private readonly pending: () => number,
-    readonly recovered: number,
-  ) {}
+  constructor(readonly recovered: number) {}
 
-  snapshot(): ReportCounts {
-    const pending = this.pending();
+  /** A send was committed to the spool with `tokens` tokens. */
+  accepted(tokens: number): void {
+    this.#attempts += tokens;
+  }
+
+  /** Settlements the spool has committed: the one place outcomes are counted. */
+  count(settlements: readonly Settlement[]): void {
+    for (const settlement of settlements) {
+      if (settlement.result === 'retry') {
+        this.#retries++;
+      } else if (settlement.result === 'delivered') {
+        this.#successes++;
+        if (settlement.canonical !== undefined) this.#canonicals++;
+      } else {
+        this.#failures++;
+        if (settlement.notRegistered) this.#notregistered++;
+      }
+    }
+  }
+
+  /** The report, with `pending` as the spool counts it now. */
+  snapshot(pending: number): ReportCounts {
     return {
-      // Derived, not counted: every token pending now or final since start was
-      // either accepted since start or recovered at start. So the report adds up
-      // at every instant, whichever spool counts a send first.
-      attempts: this.successes + this.failures + pending - this.recovered,
-      failures: this.failures,
+      attempts: this.#attempts,
+      failures: this.#failures,
       pending,
-      canonicals: this.canonicals,
-      notregistered: this.notregistered,
-      successes: this.successes,
-      retries: this.retries,
+      canonicals: this.#canonicals,
+      notregistered: this.#notregistered,
+      successes: this.#successes,
+      retries: this.#retries,
       recovered: this.recovered,
     };
   }

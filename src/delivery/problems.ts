@@ -1,6 +1,7 @@
-// Upstream trouble, summed and logged at most once a second: a 5xx storm over
-// a million tokens is one line a second, not a million lines.
+// Trouble on the way, summed and logged at most once a second: a 5xx storm
+// over a million tokens is one line a second, not a million lines.
 import type { Logger } from '../log.js';
+import { describeReason, type Reason } from '../providers/provider.js';
 
 const INTERVAL_MS = 1000;
 
@@ -12,9 +13,10 @@ export class ProblemLog {
   constructor(private readonly log: Logger) {}
 
   /** Count one token's trouble; `configProblem` ones are the operator's to fix and logged as errors. */
-  note(reason: string, configProblem = false): void {
+  note(reason: Reason, configProblem = false): void {
     const into = configProblem ? this.configProblems : this.counts;
-    into.set(reason, (into.get(reason) ?? 0) + 1);
+    const key = describeReason(reason);
+    into.set(key, (into.get(key) ?? 0) + 1);
     // unref: a pending summary must not keep a stopping daemon alive.
     this.timer ??= setTimeout(() => this.flush(), INTERVAL_MS).unref();
   }
@@ -25,7 +27,7 @@ export class ProblemLog {
     if (this.configProblems.size > 0) {
       this.log.error(
         { reasons: Object.fromEntries(this.configProblems) },
-        'the upstream refuses our credentials or project (e.g. SENDER_ID_MISMATCH, 401): check --credentials / --apikey-file; affected tokens were failed, not purged',
+        'the push service refuses our credentials or project (e.g. SENDER_ID_MISMATCH, 401): check the credentials; affected tokens were failed, not purged',
       );
     }
     if (this.counts.size > 0) this.log.warn({ reasons: Object.fromEntries(this.counts) }, 'delivery problems in the last second');

@@ -6,7 +6,8 @@ import type { Logger } from '../log.js';
 import type { Report } from '../report.js';
 import type { Spool } from '../spool/spool.js';
 import { errorReply, okReply, type RequestId } from './replies.js';
-import { isObject, requestIdOf, validateSend } from './validate.js';
+import { isObject } from '../guards.js';
+import { requestIdOf, validateSend } from './validate.js';
 
 type Request = Record<string, unknown>;
 type Handler = (request: Request, id: RequestId) => string | Promise<string>;
@@ -25,9 +26,9 @@ export class Commands {
   constructor(private readonly deps: CommandDeps) {
     this.handlers = new Map<string, Handler>([
       ['send', (request, id) => this.send(request, id)],
-      ['report', (_request, id) => okReply(id, this.deps.report.snapshot())],
-      ['canonical', (request, id) => okReply(id, { canonical_replacements: this.deps.spool.takeCanonicals(keepOf(request)) })],
-      ['notregistered', (request, id) => okReply(id, { tokens: this.deps.spool.takeNotRegistered(keepOf(request)) })],
+      ['report', (_request, id) => this.report(id)],
+      ['canonical', (request, id) => this.canonical(request, id)],
+      ['notregistered', (request, id) => this.notregistered(request, id)],
       ['queue', (_request, id) => this.queue(id)],
       ['ping', (_request, id) => okReply(id, {})],
     ]);
@@ -59,15 +60,34 @@ export class Commands {
     const { content, tokens } = validateSend(request);
     const message = { id: randomUUID(), content };
     await this.deps.spool.add(message, tokens);
+    this.deps.report.accepted(tokens.length);
     this.deps.onAccepted();
     return sendReply(id, message.id, tokens.length);
   }
 
-  private queue(id: RequestId): string {
+  private async report(id: RequestId): Promise<string> {
+    const { pending } = await this.deps.spool.counts();
+    return okReply(id, this.deps.report.snapshot(pending));
+  }
+
+  /** Read and clear in one step, read only (`keep`), or clear exactly what an earlier careful read printed (`clear`). */
+  private async canonical(request: Request, id: RequestId): Promise<string> {
+    const clear = clearOf(request, 'canonical originals');
+    if (clear) return okReply(id, { cleared: await this.deps.spool.clearCanonicals(clear) });
+    return okReply(id, { canonical_replacements: await this.deps.spool.takeCanonicals(keepOf(request)) });
+  }
+
+  private async notregistered(request: Request, id: RequestId): Promise<string> {
+    const clear = clearOf(request, 'tokens');
+    if (clear) return okReply(id, { cleared: await this.deps.spool.clearNotRegistered(clear) });
+    return okReply(id, { tokens: await this.deps.spool.takeNotRegistered(keepOf(request)) });
+  }
+
+  private async queue(id: RequestId): Promise<string> {
+    const counts = await this.deps.spool.counts();
     const now = Date.now();
-    const counts = this.deps.spool.counts();
     return okReply(id, {
-      pending: counts.queued + counts.inflight + counts.retrying,
+      pending: counts.pending,
       queued: counts.queued,
       inflight: counts.inflight,
       retrying: counts.retrying,
@@ -95,6 +115,15 @@ function sendReply(id: RequestId, messageId: string, accepted: number): string {
 function keepOf(request: Request): boolean {
   if (request.keep !== undefined && typeof request.keep !== 'boolean') throw new ProtocolError('bad_request', '"keep" must be true or false');
   return request.keep === true;
+}
+
+/** `clear`: the entries to remove, as an array of strings; undefined when absent. */
+function clearOf(request: Request, what: string): readonly string[] | undefined {
+  const clear = request.clear;
+  if (clear === undefined) return undefined;
+  if (!Array.isArray(clear) || !clear.every((entry) => typeof entry === 'string')) throw new ProtocolError('bad_request', `"clear" must be an array of the ${what} to remove`);
+  if (request.keep !== undefined) throw new ProtocolError('bad_request', '"clear" and "keep" do not go together');
+  return clear as string[];
 }
 
 function unknownCommand(cmd: unknown): string {

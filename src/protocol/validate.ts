@@ -1,6 +1,7 @@
 // Validation of a `send` request: wire JSON in, a MessageContent and its
 // de-duplicated tokens out, or a ProtocolError that says exactly what is wrong. Pure.
 import { ProtocolError } from '../errors.js';
+import { isObject } from '../guards.js';
 import type { MessageContent } from '../message.js';
 
 /** FCM refuses a data payload over 4096 bytes; we refuse it before it is spooled. */
@@ -19,10 +20,6 @@ export interface SendRequest {
 }
 
 type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function bad(message: string): ProtocolError {
   return new ProtocolError('bad_request', message);
@@ -143,5 +140,3 @@ export function requestIdOf(request: Json): string | number | undefined {
   if (id === undefined || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))) return id;
   throw bad('"id" must be a string or a number');
 }
-
-export { isObject };

@@ -1,8 +1,9 @@
 // The legacy (GCM / FCM "legacy HTTP") answer turned into one outcome per token. Pure;
 // see test/providers/gcm-outcome.test.ts. The protocol's result table:
 // https://firebase.google.com/docs/cloud-messaging/http-server-ref#error-codes
-import type { Outcome } from './provider.js';
-import { statusOutcome } from './upstream.js';
+import { isObject } from '../guards.js';
+import { GOOGLE_429_FLOOR_MS, statusOutcome } from './answers.js';
+import type { Outcome, Reason } from './provider.js';
 
 /** Stands for a response body that is not JSON at all (an HTML error page, a truncated answer). */
 export const NOT_JSON: unique symbol = Symbol('not JSON');
@@ -26,14 +27,10 @@ const RETRYABLE_ERRORS = new Set(['Unavailable', 'InternalServerError']);
  */
 const CONFIG_ERRORS = new Set(['MismatchSenderId', 'InvalidApnsCredential']);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const gcm = (code: string): Reason => ({ source: 'gcm', code });
 
-function badResponse(retryAfterMs: number | undefined): Outcome {
-  return retryAfterMs === undefined
-    ? { kind: 'retry', reason: 'bad_response' }
-    : { kind: 'retry', reason: 'bad_response', retryAfterMs };
+function retry(code: string, retryAfterMs: number | undefined): Outcome {
+  return retryAfterMs === undefined ? { kind: 'retry', reason: gcm(code) } : { kind: 'retry', reason: gcm(code), retryAfterMs };
 }
 
 function hasMessageId(result: Record<string, unknown>): boolean {
@@ -43,20 +40,18 @@ function hasMessageId(result: Record<string, unknown>): boolean {
 
 /** One entry of `results` for the token it answers. */
 function resultOutcome(result: unknown, token: string, retryAfterMs: number | undefined): Outcome {
-  if (!isRecord(result)) return badResponse(retryAfterMs);
+  if (!isObject(result)) return retry('bad_response', retryAfterMs);
   if (hasMessageId(result)) {
     const canonical = result.registration_id;
     if (typeof canonical === 'string' && canonical !== '' && canonical !== token) return { kind: 'delivered', canonical };
     return { kind: 'delivered' };
   }
   const error = result.error;
-  if (typeof error !== 'string' || error === '') return badResponse(retryAfterMs);
-  if (error === 'NotRegistered') return { kind: 'failed', reason: error, notRegistered: true };
-  if (RETRYABLE_ERRORS.has(error)) {
-    return retryAfterMs === undefined ? { kind: 'retry', reason: error } : { kind: 'retry', reason: error, retryAfterMs };
-  }
-  if (CONFIG_ERRORS.has(error)) return { kind: 'failed', reason: error, configProblem: true };
-  return { kind: 'failed', reason: error };
+  if (typeof error !== 'string' || error === '') return retry('bad_response', retryAfterMs);
+  if (error === 'NotRegistered') return { kind: 'failed', reason: gcm(error), notRegistered: true };
+  if (RETRYABLE_ERRORS.has(error)) return retry(error, retryAfterMs);
+  if (CONFIG_ERRORS.has(error)) return { kind: 'failed', reason: gcm(error), configProblem: true };
+  return { kind: 'failed', reason: gcm(error) };
 }
 
 /**
@@ -72,12 +67,13 @@ export function gcmOutcomes(
   tokens: readonly string[],
 ): Outcome[] {
   if (status !== 200) {
-    const outcome = statusOutcome(status, retryAfterMs);
+    // The legacy API is Google's: its minute after a 429 applies here too.
+    const outcome = statusOutcome(status, retryAfterMs, GOOGLE_429_FLOOR_MS);
     return tokens.map(() => outcome);
   }
-  const results = isRecord(body) ? body.results : undefined;
+  const results = isObject(body) ? body.results : undefined;
   if (!Array.isArray(results) || results.length !== tokens.length) {
-    const outcome = badResponse(retryAfterMs);
+    const outcome = retry('bad_response', retryAfterMs);
     return tokens.map(() => outcome);
   }
   return tokens.map((token, i) => resultOutcome(results[i], token, retryAfterMs));

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Message, MessageContent } from '../message.js';
 import { gcmOutcomes, NOT_JSON, parseGcmBody } from './gcm-outcome.js';
 import type { Outcome, Provider } from './provider.js';
-import { networkOutcome, parseRetryAfter } from './upstream.js';
+import { networkOutcome, parseRetryAfter } from './answers.js';
 
 /** The legacy protocol's documented cap on `registration_ids`. */
 const MAX_TOKENS_PER_REQUEST = 1000;

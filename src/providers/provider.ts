@@ -1,6 +1,47 @@
-// The one interface every upstream speaks: a message and some tokens in,
-// an outcome per token out. Providers never throw for upstream trouble.
+// The one interface every push service speaks: a message and some tokens in,
+// an outcome per token out. Providers never throw for trouble on the way.
 import type { Message } from '../message.js';
+
+/**
+ * Who decided an outcome: `network` means we never got a complete answer;
+ * `http` an answer whose status alone decides; a provider's name, that
+ * provider's own code in its body; `token`, the OAuth2 token endpoint; `gocm`,
+ * the daemon itself (e.g. `expired`). So "the service said no" and "we never
+ * got through" differ by type, not by the spelling of a string.
+ */
+export type ReasonSource = 'network' | 'http' | 'fcm' | 'gcm' | 'apns' | 'webpush' | 'token' | 'gocm';
+
+export interface Reason {
+  readonly source: ReasonSource;
+  /** network: a transport error code (ECONNREFUSED, ETIMEDOUT…); http: the status; else the service's own code. */
+  readonly code: string;
+}
+
+/** Transport error codes that mean "no answer in time" rather than "no connection". */
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * The reason as SPEC.md spells it in `status`, events and metrics: the
+ * service's own code, else `http_<status>`, `network` or `timeout`.
+ * A small, bounded set: it labels metrics.
+ */
+export function reasonLabel(reason: Reason): string {
+  switch (reason.source) {
+    case 'network':
+      return TIMEOUT_CODES.has(reason.code) ? 'timeout' : 'network';
+    case 'http':
+      return `http_${reason.code}`;
+    case 'token':
+      return `token_${reason.code}`;
+    default:
+      return reason.code;
+  }
+}
+
+/** The reason for a log line: the label, with the transport's own code where the label hides it. */
+export function describeReason(reason: Reason): string {
+  return reason.source === 'network' ? `network: ${reason.code}` : reasonLabel(reason);
+}
 
 export type Outcome =
   | { readonly kind: 'delivered'; readonly canonical?: string }
@@ -11,12 +52,19 @@ export type Outcome =
    */
   | {
       readonly kind: 'failed';
-      readonly reason: string;
+      readonly reason: Reason;
       readonly notRegistered?: boolean;
       readonly configProblem?: boolean;
     }
-  /** Retryable; `retryAfterMs` is the upstream's own wish (Retry-After) or its documented floor. */
-  | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number };
+  /**
+   * Retryable. `retryAfterMs`: the service's own wish (Retry-After), as sent;
+   * the engine clamps it. `floorMs`: the least wait the service documents when
+   * it sends none (FCM's minute after a 429).
+   */
+  | { readonly kind: 'retry'; readonly reason: Reason; readonly retryAfterMs?: number; readonly floorMs?: number };
+
+export type RetryOutcome = Extract<Outcome, { kind: 'retry' }>;
+export type FailedOutcome = Extract<Outcome, { kind: 'failed' }>;
 
 export interface Provider {
   readonly name: 'fcm' | 'gcm';
@@ -24,7 +72,7 @@ export interface Provider {
   readonly maxTokensPerRequest: number;
   /**
    * Deliver `message` to `tokens` (at most maxTokensPerRequest). Resolves with one
-   * outcome per token, in order; upstream and network trouble become outcomes.
+   * outcome per token, in order; trouble on the way becomes outcomes.
    */
   send(message: Message, tokens: readonly string[]): Promise<Outcome[]>;
   /** Let requests in flight finish, then release connections. Idempotent. */

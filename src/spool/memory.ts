@@ -49,6 +49,8 @@ export class MemorySpool implements Spool {
   private queued = 0;
   private readonly retries = new MinHeap<TokenPlace>((a, b) => comesBefore(a.dueAt, a.stored.seq, a.index, b));
   private readonly inflight = new InFlight<TokenPlace>();
+  /** Tokens in `retries` never tried: given back unsent by release(). */
+  private released = 0;
   private total = 0;
   private seq = 0;
   private lastDueAt = 0;
@@ -57,6 +59,8 @@ export class MemorySpool implements Spool {
   private readonly canonicals = new Map<string, string>();
   private readonly notRegistered = new Set<string>();
   private closed = false;
+  /** Nothing survives a restart, so nothing is ever found at open. */
+  readonly recovered = 0;
 
   /** `spoolMax`: most tokens held; add() beyond it rejects with SpoolFullError. */
   constructor(private readonly spoolMax: number) {}
@@ -80,14 +84,26 @@ export class MemorySpool implements Spool {
     return Promise.resolve();
   }
 
-  claim(limit: number, now: number): Delivery[] {
+  claim(limit: number, now: number): Promise<Delivery[]> {
     const claimed: Delivery[] = [];
     while (claimed.length < limit) {
       const place = this.takeDue(now);
       if (!place) break;
       claimed.push(this.inflight.claim(place.stored.message, place.token, place.attempts, place));
     }
-    return claimed;
+    return Promise.resolve(claimed);
+  }
+
+  release(deliveries: readonly Delivery[]): Promise<void> {
+    for (const delivery of deliveries) {
+      const place = this.inflight.find(delivery);
+      if (!place) continue;
+      this.inflight.release(delivery);
+      // Back among the waiting, in its old place: same due time, same order.
+      this.retries.push(place);
+      if (place.attempts === 0) this.released++;
+    }
+    return Promise.resolve();
   }
 
   /** The earliest due token of the FIFO head and the heap top, if it is due at `now`. */
@@ -100,7 +116,10 @@ export class MemorySpool implements Spool {
       if (send.next === send.tokens.length) this.advance();
       return { stored: send.stored, token: send.tokens[index] as string, index, attempts: 0, dueAt: send.dueAt };
     }
-    if (retry && retry.dueAt <= now) return this.retries.pop();
+    if (retry && retry.dueAt <= now) {
+      if (retry.attempts === 0) this.released--;
+      return this.retries.pop();
+    }
     return undefined;
   }
 
@@ -113,14 +132,14 @@ export class MemorySpool implements Spool {
     }
   }
 
-  nextDueAt(): number | undefined {
+  nextDueAt(): Promise<number | undefined> {
     const send = this.sends[this.head]?.dueAt;
     const retry = this.retries.peek()?.dueAt;
-    if (send === undefined) return retry;
-    return retry === undefined ? send : Math.min(send, retry);
+    if (send === undefined) return Promise.resolve(retry);
+    return Promise.resolve(retry === undefined ? send : Math.min(send, retry));
   }
 
-  settle(settlements: readonly Settlement[]): void {
+  settle(settlements: readonly Settlement[]): Promise<void> {
     for (const settlement of settlements) {
       const place = this.inflight.find(settlement.delivery);
       if (!place) continue;
@@ -133,6 +152,7 @@ export class MemorySpool implements Spool {
       if (settlement.result === 'delivered' && settlement.canonical !== undefined) this.canonicals.set(place.token, settlement.canonical);
       if (settlement.result === 'failed' && settlement.notRegistered) this.notRegistered.add(place.token);
     }
+    return Promise.resolve();
   }
 
   /** One token of `stored` is final; a message with none left is unlinked and forgotten. */
@@ -145,24 +165,38 @@ export class MemorySpool implements Spool {
     else this.newest = stored.older;
   }
 
-  pending(): number {
-    return this.total;
+  counts(): Promise<QueueCounts> {
+    return Promise.resolve({
+      pending: this.total,
+      queued: this.queued + this.released,
+      inflight: this.inflight.size,
+      retrying: this.retries.size - this.released,
+      oldestAcceptedAt: this.oldest?.acceptedAt,
+    });
   }
 
-  counts(): QueueCounts {
-    return { queued: this.queued, inflight: this.inflight.size, retrying: this.retries.size, oldestAcceptedAt: this.oldest?.acceptedAt };
-  }
-
-  takeCanonicals(keep: boolean): CanonicalReplacement[] {
+  takeCanonicals(keep: boolean): Promise<CanonicalReplacement[]> {
     const list = Array.from(this.canonicals, ([original, canonical]) => ({ original, canonical }));
     if (!keep) this.canonicals.clear();
-    return list;
+    return Promise.resolve(list);
   }
 
-  takeNotRegistered(keep: boolean): string[] {
+  clearCanonicals(originals: readonly string[]): Promise<number> {
+    let cleared = 0;
+    for (const original of originals) if (this.canonicals.delete(original)) cleared++;
+    return Promise.resolve(cleared);
+  }
+
+  takeNotRegistered(keep: boolean): Promise<string[]> {
     const list = [...this.notRegistered];
     if (!keep) this.notRegistered.clear();
-    return list;
+    return Promise.resolve(list);
+  }
+
+  clearNotRegistered(tokens: readonly string[]): Promise<number> {
+    let cleared = 0;
+    for (const token of tokens) if (this.notRegistered.delete(token)) cleared++;
+    return Promise.resolve(cleared);
   }
 
   close(): Promise<void> {

@@ -1,7 +1,8 @@
 // The durable spool: better-sqlite3 in WAL mode. An acknowledged send is never
 // lost: add() resolves only after its commit, and sends arriving together share one.
 import type Database from 'better-sqlite3';
-import { SpoolFullError } from '../errors.js';
+import { SpoolFullError, SpoolUnavailableError } from '../errors.js';
+import { errorCode } from '../guards.js';
 import type { Message, MessageContent } from '../message.js';
 import { type CheckpointPolicy, Checkpointer, type SpoolLog } from './checkpointer.js';
 import { InFlight } from './inflight.js';
@@ -58,6 +59,7 @@ export class SqliteSpool implements Spool {
   private waitingForGate: Promise<void> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+  readonly recovered: number;
 
   /** Opens (creating if need be) the spool at `path`; throws ConfigError when it cannot be used. */
   constructor(
@@ -67,6 +69,7 @@ export class SqliteSpool implements Spool {
     ({ db: this.db, prepared: this.sql, lock: this.lock } = openDatabase(path, options.sync, Date.now(), prepareStatements));
     const census = this.sql.census.get() as { total: number; retrying: number };
     this.total = census.total;
+    this.recovered = census.total;
     this.waitingRetries = census.retrying;
     this.checkpointer = new Checkpointer(path, options.sync, this.db, options.log ?? processWarnings, options.checkpoints);
   }
@@ -128,16 +131,34 @@ export class SqliteSpool implements Spool {
     for (const add of batch) add.resolve();
   }
 
-  claim(limit: number, now: number): Delivery[] {
-    if (limit <= 0) return [];
-    const rows = this.writing(() => this.sql.claim(now, limit));
-    if (rows.length > 0) this.checkpointer.wrote(COMMIT_PAGES_BYTES + ROW_BYTES * rows.length);
-    return rows.map((row) => {
-      if (row.attempts > 0) this.waitingRetries--;
-      // The first claimed token of a message parses it; the rest, in this claim
-      // or later ones while it is in flight, share that object.
-      const message = this.inflight.message(row.id) ?? this.load(row.message, row.id);
-      return this.inflight.claim(message, row.token, row.attempts, { row: row.row, message: row.message });
+  claim(limit: number, now: number): Promise<Delivery[]> {
+    return attempt(() => {
+      if (limit <= 0) return [];
+      const rows = this.writing(() => this.sql.claim(now, limit));
+      if (rows.length > 0) this.checkpointer.wrote(COMMIT_PAGES_BYTES + ROW_BYTES * rows.length);
+      return rows.map((row) => {
+        if (row.attempts > 0) this.waitingRetries--;
+        // The first claimed token of a message parses it; the rest, in this claim
+        // or later ones while it is in flight, share that object.
+        const message = this.inflight.message(row.id) ?? this.load(row.message, row.id);
+        return this.inflight.claim(message, row.token, row.attempts, { row: row.row, message: row.message, attempts: row.attempts });
+      });
+    });
+  }
+
+  release(deliveries: readonly Delivery[]): Promise<void> {
+    return attempt(() => {
+      const places = new Map<Place, Delivery>();
+      for (const delivery of deliveries) {
+        const place = this.inflight.find(delivery);
+        if (place) places.set(place, delivery);
+      }
+      if (places.size === 0) return;
+      this.writing(() => this.sql.releaseTokens.run(JSON.stringify([...places.keys()].map((place) => place.row))));
+      for (const [place, delivery] of places) {
+        if (place.attempts > 0) this.waitingRetries++;
+        this.inflight.release(delivery);
+      }
     });
   }
 
@@ -145,19 +166,21 @@ export class SqliteSpool implements Spool {
     return { id, content: JSON.parse(this.sql.content.get(row) as string) as MessageContent };
   }
 
-  settle(settlements: readonly Settlement[]): void {
-    const settled = new Map<Place, Settlement>();
-    for (const settlement of settlements) {
-      const place = this.inflight.find(settlement.delivery);
-      if (place && !settled.has(place)) settled.set(place, settlement);
-    }
-    if (settled.size === 0) return;
-    const finals = this.writing(() => this.sql.settle(settled));
-    this.checkpointer.wrote(COMMIT_PAGES_BYTES + ROW_BYTES * settled.size);
-    // Memory follows the file only once the commit is done.
-    this.total -= finals;
-    this.waitingRetries += settled.size - finals;
-    for (const settlement of settled.values()) this.inflight.release(settlement.delivery);
+  settle(settlements: readonly Settlement[]): Promise<void> {
+    return attempt(() => {
+      const settled = new Map<Place, Settlement>();
+      for (const settlement of settlements) {
+        const place = this.inflight.find(settlement.delivery);
+        if (place && !settled.has(place)) settled.set(place, settlement);
+      }
+      if (settled.size === 0) return;
+      const finals = this.writing(() => this.sql.settle(settled));
+      this.checkpointer.wrote(COMMIT_PAGES_BYTES + ROW_BYTES * settled.size);
+      // Memory follows the file only once the commit is done: a failed one leaves both as they were.
+      this.total -= finals;
+      this.waitingRetries += settled.size - finals;
+      for (const settlement of settled.values()) this.inflight.release(settlement.delivery);
+    });
   }
 
   /** A write that cannot wait for the checkpointer's gate; the checkpointer waits for it instead. */
@@ -170,30 +193,37 @@ export class SqliteSpool implements Spool {
     }
   }
 
-  nextDueAt(): number | undefined {
-    return this.sql.nextDue.get() ?? undefined;
+  nextDueAt(): Promise<number | undefined> {
+    return attempt(() => this.sql.nextDue.get() ?? undefined);
   }
 
-  pending(): number {
-    return this.total;
+  counts(): Promise<QueueCounts> {
+    return attempt(() => {
+      const inflight = this.inflight.size;
+      return {
+        pending: this.total,
+        queued: this.total - inflight - this.waitingRetries,
+        inflight,
+        retrying: this.waitingRetries,
+        oldestAcceptedAt: this.total === 0 ? undefined : this.sql.oldest.get(),
+      };
+    });
   }
 
-  counts(): QueueCounts {
-    const inflight = this.inflight.size;
-    return {
-      queued: this.total - inflight - this.waitingRetries,
-      inflight,
-      retrying: this.waitingRetries,
-      oldestAcceptedAt: this.total === 0 ? undefined : this.sql.oldest.get(),
-    };
+  takeCanonicals(keep: boolean): Promise<CanonicalReplacement[]> {
+    return attempt(() => (keep ? this.sql.canonicals.all() : this.writing(() => this.sql.takeCanonicals.immediate())));
   }
 
-  takeCanonicals(keep: boolean): CanonicalReplacement[] {
-    return keep ? this.sql.canonicals.all() : this.sql.takeCanonicals.immediate();
+  clearCanonicals(originals: readonly string[]): Promise<number> {
+    return attempt(() => this.writing(() => this.sql.clearSomeCanonicals.run(JSON.stringify(originals)).changes));
   }
 
-  takeNotRegistered(keep: boolean): string[] {
-    return keep ? this.sql.notRegistered.all() : this.sql.takeNotRegistered.immediate();
+  takeNotRegistered(keep: boolean): Promise<string[]> {
+    return attempt(() => (keep ? this.sql.notRegistered.all() : this.writing(() => this.sql.takeNotRegistered.immediate())));
+  }
+
+  clearNotRegistered(tokens: readonly string[]): Promise<number> {
+    return attempt(() => this.writing(() => this.sql.clearSomeNotRegistered.run(JSON.stringify(tokens)).changes));
   }
 
   /**
@@ -216,10 +246,20 @@ export class SqliteSpool implements Spool {
   }
 }
 
-/** A failed commit: nothing of the batch was kept (the transaction rolled back). */
+/** A synchronous spool call as a promise: a failed statement rejects (its transaction rolled back), never throws. */
+function attempt<T>(call: () => T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** A failed commit: nothing of the batch was kept (the transaction rolled back); the client may try again. */
 function writeFailure(error: unknown): Error {
-  const code = (error as { code?: unknown }).code;
+  const code = errorCode(error) ?? 'error';
   if (code === 'SQLITE_FULL') return new SpoolFullError('the disk holding the spool is full; nothing was accepted');
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new SpoolUnavailableError('the spool is locked by another process; nothing was accepted', error);
   const detail = error instanceof Error ? error.message : String(error);
-  return new Error(`the spool could not be written (${typeof code === 'string' ? code : 'error'}: ${detail}); nothing was accepted`, { cause: error });
+  return new SpoolUnavailableError(`the spool could not be written (${code}: ${detail}); nothing was accepted`, error);
 }

@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gcmOutcomes, NOT_JSON, parseGcmBody } from '../../src/providers/gcm-outcome.js';
-import type { Outcome } from '../../src/providers/provider.js';
+import type { Outcome, Reason } from '../../src/providers/provider.js';
+
+const gcm = (code: string): Reason => ({ source: 'gcm', code });
+const http = (code: number): Reason => ({ source: 'http', code: String(code) });
 
 /** A 200 body answering one token with `result`. */
 function single(result: unknown): unknown {
@@ -16,24 +19,24 @@ test('one result per token on a 200', () => {
     ['canonical', { message_id: '0:2', registration_id: 'new-t' }, undefined, { kind: 'delivered', canonical: 'new-t' }],
     ['canonical equal to the token', { message_id: '0:3', registration_id: 't' }, undefined, { kind: 'delivered' }],
     ['empty canonical', { message_id: '0:4', registration_id: '' }, undefined, { kind: 'delivered' }],
-    ['NotRegistered', { error: 'NotRegistered' }, undefined, { kind: 'failed', reason: 'NotRegistered', notRegistered: true }],
-    ['Unavailable', { error: 'Unavailable' }, undefined, { kind: 'retry', reason: 'Unavailable' }],
-    ['Unavailable + Retry-After', { error: 'Unavailable' }, 4000, { kind: 'retry', reason: 'Unavailable', retryAfterMs: 4000 }],
-    ['InternalServerError', { error: 'InternalServerError' }, undefined, { kind: 'retry', reason: 'InternalServerError' }],
-    ['InternalServerError + Retry-After', { error: 'InternalServerError' }, 0, { kind: 'retry', reason: 'InternalServerError', retryAfterMs: 0 }],
-    ['InvalidRegistration', { error: 'InvalidRegistration' }, undefined, { kind: 'failed', reason: 'InvalidRegistration' }],
-    ['MissingRegistration', { error: 'MissingRegistration' }, undefined, { kind: 'failed', reason: 'MissingRegistration' }],
-    ['MessageTooBig', { error: 'MessageTooBig' }, 3000, { kind: 'failed', reason: 'MessageTooBig' }],
-    ['InvalidDataKey', { error: 'InvalidDataKey' }, undefined, { kind: 'failed', reason: 'InvalidDataKey' }],
-    ['MismatchSenderId', { error: 'MismatchSenderId' }, undefined, { kind: 'failed', reason: 'MismatchSenderId', configProblem: true }],
-    ['InvalidApnsCredential', { error: 'InvalidApnsCredential' }, undefined, { kind: 'failed', reason: 'InvalidApnsCredential', configProblem: true }],
-    ['unknown error', { error: 'SomethingNew' }, undefined, { kind: 'failed', reason: 'SomethingNew' }],
-    ['neither id nor error', {}, undefined, { kind: 'retry', reason: 'bad_response' }],
-    ['empty error', { error: '' }, undefined, { kind: 'retry', reason: 'bad_response' }],
-    ['error not a string', { error: 5 }, undefined, { kind: 'retry', reason: 'bad_response' }],
-    ['empty message id', { message_id: '' }, undefined, { kind: 'retry', reason: 'bad_response' }],
-    ['null entry', null, undefined, { kind: 'retry', reason: 'bad_response' }],
-    ['string entry', 'ok', 2000, { kind: 'retry', reason: 'bad_response', retryAfterMs: 2000 }],
+    ['NotRegistered', { error: 'NotRegistered' }, undefined, { kind: 'failed', reason: gcm('NotRegistered'), notRegistered: true }],
+    ['Unavailable', { error: 'Unavailable' }, undefined, { kind: 'retry', reason: gcm('Unavailable') }],
+    ['Unavailable + Retry-After', { error: 'Unavailable' }, 4000, { kind: 'retry', reason: gcm('Unavailable'), retryAfterMs: 4000 }],
+    ['InternalServerError', { error: 'InternalServerError' }, undefined, { kind: 'retry', reason: gcm('InternalServerError') }],
+    ['InternalServerError + Retry-After', { error: 'InternalServerError' }, 0, { kind: 'retry', reason: gcm('InternalServerError'), retryAfterMs: 0 }],
+    ['InvalidRegistration', { error: 'InvalidRegistration' }, undefined, { kind: 'failed', reason: gcm('InvalidRegistration') }],
+    ['MissingRegistration', { error: 'MissingRegistration' }, undefined, { kind: 'failed', reason: gcm('MissingRegistration') }],
+    ['MessageTooBig', { error: 'MessageTooBig' }, 3000, { kind: 'failed', reason: gcm('MessageTooBig') }],
+    ['InvalidDataKey', { error: 'InvalidDataKey' }, undefined, { kind: 'failed', reason: gcm('InvalidDataKey') }],
+    ['MismatchSenderId', { error: 'MismatchSenderId' }, undefined, { kind: 'failed', reason: gcm('MismatchSenderId'), configProblem: true }],
+    ['InvalidApnsCredential', { error: 'InvalidApnsCredential' }, undefined, { kind: 'failed', reason: gcm('InvalidApnsCredential'), configProblem: true }],
+    ['unknown error', { error: 'SomethingNew' }, undefined, { kind: 'failed', reason: gcm('SomethingNew') }],
+    ['neither id nor error', {}, undefined, { kind: 'retry', reason: gcm('bad_response') }],
+    ['empty error', { error: '' }, undefined, { kind: 'retry', reason: gcm('bad_response') }],
+    ['error not a string', { error: 5 }, undefined, { kind: 'retry', reason: gcm('bad_response') }],
+    ['empty message id', { message_id: '' }, undefined, { kind: 'retry', reason: gcm('bad_response') }],
+    ['null entry', null, undefined, { kind: 'retry', reason: gcm('bad_response') }],
+    ['string entry', 'ok', 2000, { kind: 'retry', reason: gcm('bad_response'), retryAfterMs: 2000 }],
   ];
   for (const [name, result, retryAfterMs, expected] of cases) {
     assert.deepEqual(gcmOutcomes(200, single(result), retryAfterMs, ['t']), [expected], name);
@@ -55,14 +58,14 @@ test('multicast results are matched to tokens by position', () => {
   };
   assert.deepEqual(gcmOutcomes(200, body, undefined, ['a', 'b', 'c', 'd']), [
     { kind: 'delivered' },
-    { kind: 'failed', reason: 'NotRegistered', notRegistered: true },
+    { kind: 'failed', reason: gcm('NotRegistered'), notRegistered: true },
     { kind: 'delivered', canonical: 'c-new' },
-    { kind: 'retry', reason: 'Unavailable' },
+    { kind: 'retry', reason: gcm('Unavailable') },
   ]);
 });
 
 test('a 200 that is not the documented shape is a retryable upstream fault for every token', () => {
-  const bad = { kind: 'retry', reason: 'bad_response' };
+  const bad = { kind: 'retry', reason: gcm('bad_response') };
   const cases: [string, unknown][] = [
     ['not JSON', NOT_JSON],
     ['HTML parsed', parseGcmBody('<html><body>ok</body></html>')],
@@ -83,12 +86,12 @@ test('a 200 that is not the documented shape is a retryable upstream fault for e
 
 test('any status but 200 decides every token on its own, whatever the body', () => {
   const cases: [number, number | undefined, Outcome][] = [
-    [400, undefined, { kind: 'failed', reason: 'http_400' }],
-    [401, undefined, { kind: 'failed', reason: 'http_401', configProblem: true }],
-    [429, undefined, { kind: 'retry', reason: 'http_429', retryAfterMs: 60_000 }],
-    [500, undefined, { kind: 'retry', reason: 'http_500' }],
-    [503, 7000, { kind: 'retry', reason: 'http_503', retryAfterMs: 7000 }],
-    [201, undefined, { kind: 'failed', reason: 'http_201' }],
+    [400, undefined, { kind: 'failed', reason: http(400) }],
+    [401, undefined, { kind: 'failed', reason: http(401), configProblem: true }],
+    [429, undefined, { kind: 'retry', reason: http(429), floorMs: 60_000 }],
+    [500, undefined, { kind: 'retry', reason: http(500) }],
+    [503, 7000, { kind: 'retry', reason: http(503), retryAfterMs: 7000 }],
+    [201, undefined, { kind: 'failed', reason: http(201) }],
   ];
   const looksFine = { results: [{ message_id: '1' }, { message_id: '2' }] };
   for (const [status, retryAfterMs, expected] of cases) {

@@ -23,8 +23,13 @@ export function message(id: string, payload: Record<string, unknown> = { title: 
 
 const delivered = (delivery: Delivery, canonical?: string): Settlement =>
   canonical === undefined ? { delivery, result: 'delivered' } : { delivery, result: 'delivered', canonical };
-const failed = (delivery: Delivery, notRegistered = false): Settlement => ({ delivery, result: 'failed', notRegistered });
-const retry = (delivery: Delivery, dueAt: number): Settlement => ({ delivery, result: 'retry', dueAt });
+const failed = (delivery: Delivery, notRegistered = false): Settlement => ({
+  delivery,
+  result: 'failed',
+  reason: notRegistered ? { source: 'fcm', code: 'UNREGISTERED' } : { source: 'http', code: '400' },
+  notRegistered,
+});
+const retry = (delivery: Delivery, dueAt: number): Settlement => ({ delivery, result: 'retry', reason: { source: 'http', code: '503' }, dueAt });
 const tokensOf = (deliveries: readonly Delivery[]): string[] => deliveries.map((d) => d.token);
 
 export function spoolConformance(name: string, factory: SpoolFactory): void {
@@ -38,40 +43,40 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     void it('gives back one delivery per token, carrying the message, with no attempts yet', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a', 'b', 'c']);
-      const claimed = spool.claim(10, Date.now());
+      const claimed = await spool.claim(10, Date.now());
       assert.deepEqual(tokensOf(claimed), ['a', 'b', 'c']);
       for (const delivery of claimed) {
         assert.deepEqual(delivery.message, message('m1'));
         assert.equal(delivery.attempts, 0);
         assert.equal(delivery.message, claimed[0]?.message, 'the tokens of a message share one Message object');
       }
-      assert.deepEqual(spool.claim(10, Date.now()), [], 'what is in flight is not claimed again');
+      assert.deepEqual(await spool.claim(10, Date.now()), [], 'what is in flight is not claimed again');
     });
 
     void it('keeps a token until it is final: pending counts queued, in flight and retrying', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a', 'b', 'c']);
-      assert.equal(spool.pending(), 3);
-      const [a, b, c] = spool.claim(10, Date.now()) as [Delivery, Delivery, Delivery];
-      assert.equal(spool.pending(), 3);
-      spool.settle([delivered(a), failed(b), retry(c, Date.now() + MINUTE)]);
-      assert.equal(spool.pending(), 1);
-      assert.deepEqual(spool.claim(10, Date.now()), []);
+      assert.equal((await spool.counts()).pending, 3);
+      const [a, b, c] = (await spool.claim(10, Date.now())) as [Delivery, Delivery, Delivery];
+      assert.equal((await spool.counts()).pending, 3);
+      await spool.settle([delivered(a), failed(b), retry(c, Date.now() + MINUTE)]);
+      assert.equal((await spool.counts()).pending, 1);
+      assert.deepEqual(await spool.claim(10, Date.now()), []);
     });
 
     void it('holds a retry until its due time, then gives it back with its attempts counted', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a']);
       const dueAt = Date.now() + MINUTE;
-      spool.settle([retry(spool.claim(1, Date.now())[0] as Delivery, dueAt)]);
-      assert.equal(spool.nextDueAt(), dueAt);
-      assert.deepEqual(spool.claim(10, dueAt - 1), []);
-      const [again] = spool.claim(10, dueAt);
+      await spool.settle([retry((await spool.claim(1, Date.now()))[0] as Delivery, dueAt)]);
+      assert.equal(await spool.nextDueAt(), dueAt);
+      assert.deepEqual(await spool.claim(10, dueAt - 1), []);
+      const [again] = await spool.claim(10, dueAt);
       assert.equal(again?.token, 'a');
       assert.equal(again?.attempts, 1);
-      assert.equal(spool.nextDueAt(), undefined, 'nothing waits while the token is in flight');
-      spool.settle([retry(again, dueAt + MINUTE)]);
-      assert.equal(spool.claim(10, dueAt + MINUTE)[0]?.attempts, 2);
+      assert.equal(await spool.nextDueAt(), undefined, 'nothing waits while the token is in flight');
+      await spool.settle([retry(again, dueAt + MINUTE)]);
+      assert.equal((await spool.claim(10, dueAt + MINUTE))[0]?.attempts, 2);
     });
 
     void it('claims at most `limit` tokens, oldest first', async (t) => {
@@ -79,39 +84,39 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
       await spool.add(message('m1'), ['a', 'b', 'c']);
       await spool.add(message('m2'), ['d', 'e']);
       const now = Date.now();
-      assert.deepEqual(spool.claim(0, now), []);
-      assert.deepEqual(tokensOf(spool.claim(2, now)), ['a', 'b']);
-      assert.deepEqual(tokensOf(spool.claim(2, now)), ['c', 'd']);
-      assert.deepEqual(tokensOf(spool.claim(2, now)), ['e']);
-      assert.deepEqual(spool.claim(2, now), []);
+      assert.deepEqual(await spool.claim(0, now), []);
+      assert.deepEqual(tokensOf(await spool.claim(2, now)), ['a', 'b']);
+      assert.deepEqual(tokensOf(await spool.claim(2, now)), ['c', 'd']);
+      assert.deepEqual(tokensOf(await spool.claim(2, now)), ['e']);
+      assert.deepEqual(await spool.claim(2, now), []);
     });
 
     void it('orders retries among new tokens by due time', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['early', 'late']);
-      const [early, late] = spool.claim(2, Date.now()) as [Delivery, Delivery];
-      spool.settle([retry(early, Date.now() - MINUTE), retry(late, Date.now() + MINUTE)]);
+      const [early, late] = (await spool.claim(2, Date.now())) as [Delivery, Delivery];
+      await spool.settle([retry(early, Date.now() - MINUTE), retry(late, Date.now() + MINUTE)]);
       await spool.add(message('m2'), ['new']);
-      assert.deepEqual(tokensOf(spool.claim(10, Date.now())), ['early', 'new']);
-      assert.deepEqual(tokensOf(spool.claim(10, Date.now() + MINUTE)), ['late']);
+      assert.deepEqual(tokensOf(await spool.claim(10, Date.now())), ['early', 'new']);
+      assert.deepEqual(tokensOf(await spool.claim(10, Date.now() + MINUTE)), ['late']);
     });
 
     void it('gives retries due at the same time back in accept order, a message together', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a', 'b']);
       await spool.add(message('m2'), ['c']);
-      const claimed = spool.claim(10, Date.now());
+      const claimed = await spool.claim(10, Date.now());
       const dueAt = Date.now() + MINUTE;
-      spool.settle(claimed.reverse().map((d) => retry(d, dueAt)));
-      assert.deepEqual(tokensOf(spool.claim(10, dueAt)), ['a', 'b', 'c']);
+      await spool.settle(claimed.reverse().map((d) => retry(d, dueAt)));
+      assert.deepEqual(tokensOf(await spool.claim(10, dueAt)), ['a', 'b', 'c']);
     });
 
     void it('gives the tokens of one send out next to each other, sharing one Message', async (t) => {
       const spool = open(t);
       const sends = ['m1', 'm2', 'm3'].map((id) => spool.add(message(id), [`${id}-a`, `${id}-b`, `${id}-c`]));
       await Promise.all(sends);
-      const first = spool.claim(4, Date.now());
-      const rest = spool.claim(10, Date.now());
+      const first = await spool.claim(4, Date.now());
+      const rest = await spool.claim(10, Date.now());
       const ids = [...first, ...rest].map((d) => d.message.id);
       assert.deepEqual(ids, ['m1', 'm1', 'm1', 'm2', 'm2', 'm2', 'm3', 'm3', 'm3']);
       assert.equal(rest[0]?.message, first[3]?.message, 'a message in flight is not parsed again by a later claim');
@@ -123,90 +128,90 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
       await spool.add(message('m1'), ['a', 'b']);
       const after = Date.now();
       await spool.add(message('m2'), ['c', 'd']);
-      const counts = spool.counts();
-      assert.deepEqual({ ...counts, oldestAcceptedAt: undefined }, { queued: 4, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+      const counts = await spool.counts();
+      assert.deepEqual({ ...counts, oldestAcceptedAt: undefined }, { pending: 4, queued: 4, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
       assert.ok(counts.oldestAcceptedAt !== undefined && counts.oldestAcceptedAt >= before && counts.oldestAcceptedAt <= after);
-      const [a, b, c] = spool.claim(3, Date.now()) as [Delivery, Delivery, Delivery];
-      assert.deepEqual({ ...spool.counts(), oldestAcceptedAt: 0 }, { queued: 1, inflight: 3, retrying: 0, oldestAcceptedAt: 0 });
+      const [a, b, c] = (await spool.claim(3, Date.now())) as [Delivery, Delivery, Delivery];
+      assert.deepEqual({ ...(await spool.counts()), oldestAcceptedAt: 0 }, { pending: 4, queued: 1, inflight: 3, retrying: 0, oldestAcceptedAt: 0 });
       const dueAt = Date.now() + MINUTE;
-      spool.settle([delivered(a), delivered(b), retry(c, dueAt)]);
-      const later = spool.counts();
-      assert.deepEqual({ ...later, oldestAcceptedAt: 0 }, { queued: 1, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+      await spool.settle([delivered(a), delivered(b), retry(c, dueAt)]);
+      const later = await spool.counts();
+      assert.deepEqual({ ...later, oldestAcceptedAt: 0 }, { pending: 2, queued: 1, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
       assert.ok(later.oldestAcceptedAt !== undefined && later.oldestAcceptedAt >= after, 'm1 is final: m2 is the oldest');
-      spool.settle(spool.claim(10, dueAt).map((d) => delivered(d)));
-      assert.deepEqual(spool.counts(), { queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
-      assert.equal(spool.nextDueAt(), undefined);
+      await spool.settle((await spool.claim(10, dueAt)).map((d) => delivered(d)));
+      assert.deepEqual(await spool.counts(), { pending: 0, queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+      assert.equal(await spool.nextDueAt(), undefined);
     });
 
     void it('lists canonical replacements until read; keep reads without clearing', async (t) => {
       const spool = open(t);
-      assert.deepEqual(spool.takeCanonicals(false), []);
+      assert.deepEqual(await spool.takeCanonicals(false), []);
       await spool.add(message('m1'), ['old1', 'old2', 'plain']);
-      const [old1, old2, plain] = spool.claim(10, Date.now()) as [Delivery, Delivery, Delivery];
-      spool.settle([delivered(old1, 'new1'), delivered(old2, 'new2'), delivered(plain)]);
+      const [old1, old2, plain] = (await spool.claim(10, Date.now())) as [Delivery, Delivery, Delivery];
+      await spool.settle([delivered(old1, 'new1'), delivered(old2, 'new2'), delivered(plain)]);
       const list = [
         { original: 'old1', canonical: 'new1' },
         { original: 'old2', canonical: 'new2' },
       ];
-      assert.deepEqual(spool.takeCanonicals(true), list);
-      assert.deepEqual(spool.takeCanonicals(true), list);
-      assert.deepEqual(spool.takeCanonicals(false), list);
-      assert.deepEqual(spool.takeCanonicals(false), []);
+      assert.deepEqual(await spool.takeCanonicals(true), list);
+      assert.deepEqual(await spool.takeCanonicals(true), list);
+      assert.deepEqual(await spool.takeCanonicals(false), list);
+      assert.deepEqual(await spool.takeCanonicals(false), []);
     });
 
     void it('keeps one canonical per original token: the latest', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['old']);
-      spool.settle([delivered(spool.claim(1, Date.now())[0] as Delivery, 'first')]);
+      await spool.settle([delivered((await spool.claim(1, Date.now()))[0] as Delivery, 'first')]);
       await spool.add(message('m2'), ['old']);
-      spool.settle([delivered(spool.claim(1, Date.now())[0] as Delivery, 'second')]);
-      assert.deepEqual(spool.takeCanonicals(false), [{ original: 'old', canonical: 'second' }]);
+      await spool.settle([delivered((await spool.claim(1, Date.now()))[0] as Delivery, 'second')]);
+      assert.deepEqual(await spool.takeCanonicals(false), [{ original: 'old', canonical: 'second' }]);
     });
 
     void it('lists each not-registered token once until read; other failures are not listed', async (t) => {
       const spool = open(t);
-      assert.deepEqual(spool.takeNotRegistered(false), []);
+      assert.deepEqual(await spool.takeNotRegistered(false), []);
       await spool.add(message('m1'), ['gone', 'bad']);
       await spool.add(message('m2'), ['gone']);
-      const claimed = spool.claim(10, Date.now());
-      spool.settle(claimed.map((d) => failed(d, d.token === 'gone')));
-      assert.deepEqual(spool.takeNotRegistered(true), ['gone']);
-      assert.deepEqual(spool.takeNotRegistered(false), ['gone']);
-      assert.deepEqual(spool.takeNotRegistered(false), []);
-      assert.equal(spool.pending(), 0);
+      const claimed = await spool.claim(10, Date.now());
+      await spool.settle(claimed.map((d) => failed(d, d.token === 'gone')));
+      assert.deepEqual(await spool.takeNotRegistered(true), ['gone']);
+      assert.deepEqual(await spool.takeNotRegistered(false), ['gone']);
+      assert.deepEqual(await spool.takeNotRegistered(false), []);
+      assert.equal((await spool.counts()).pending, 0);
     });
 
     void it('refuses a send that would pass spoolMax, whole, keeping nothing of it', async (t) => {
       const spool = open(t, 3);
       await spool.add(message('m1'), ['a', 'b']);
       await assert.rejects(spool.add(message('m2'), ['c', 'd']), (error) => error instanceof SpoolFullError && error.code === 'busy');
-      assert.equal(spool.pending(), 2);
+      assert.equal((await spool.counts()).pending, 2);
       const together = await Promise.allSettled([spool.add(message('m3'), ['e']), spool.add(message('m4'), ['f'])]);
       assert.deepEqual(
         together.map((r) => r.status),
         ['fulfilled', 'rejected'],
         'sends waiting for the same commit count against the limit',
       );
-      assert.deepEqual(tokensOf(spool.claim(10, Date.now())), ['a', 'b', 'e']);
+      assert.deepEqual(tokensOf(await spool.claim(10, Date.now())), ['a', 'b', 'e']);
     });
 
     void it('ignores a settlement for a token not in flight: settled already, or never claimed', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a', 'b']);
-      const [a] = spool.claim(1, Date.now()) as [Delivery];
-      spool.settle([delivered(a), delivered(a)]);
-      spool.settle([failed(a, true), failed({ ...a, token: 'b' }, true)]);
-      assert.equal(spool.pending(), 1);
-      assert.deepEqual(spool.takeNotRegistered(false), []);
-      assert.deepEqual(tokensOf(spool.claim(10, Date.now())), ['b']);
+      const [a] = (await spool.claim(1, Date.now())) as [Delivery];
+      await spool.settle([delivered(a), delivered(a)]);
+      await spool.settle([failed(a, true), failed({ ...a, token: 'b' }, true)]);
+      assert.equal((await spool.counts()).pending, 1);
+      assert.deepEqual(await spool.takeNotRegistered(false), []);
+      assert.deepEqual(tokensOf(await spool.claim(10, Date.now())), ['b']);
     });
 
     void it('settles a copy of a delivery as well as the one claim returned', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a']);
-      const [a] = spool.claim(1, Date.now()) as [Delivery];
-      spool.settle([delivered({ message: message('m1'), token: a.token, attempts: a.attempts })]);
-      assert.equal(spool.pending(), 0);
+      const [a] = (await spool.claim(1, Date.now())) as [Delivery];
+      await spool.settle([delivered({ message: message('m1'), token: a.token, attempts: a.attempts })]);
+      assert.equal((await spool.counts()).pending, 0);
     });
 
     void it('commits the sends waiting on close; close is idempotent and later sends are refused', async (t) => {
@@ -218,6 +223,36 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
       await assert.rejects(spool.add(message('m2'), ['b']), /closed/);
     });
 
+    void it('finds nothing to recover in a new spool', (t) => {
+      assert.equal(open(t).recovered, 0);
+    });
+
+    void it('takes released tokens back unsent: due as they were, their tries not counted', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['a', 'b', 'c']);
+      const [a, b, c] = (await spool.claim(10, Date.now())) as [Delivery, Delivery, Delivery];
+      const dueAt = Date.now() + MINUTE;
+      await spool.settle([retry(c, dueAt)]);
+      const [again] = (await spool.claim(10, dueAt)) as [Delivery];
+      await spool.release([a, b, again, { ...a, token: 'never-claimed' }]);
+      assert.deepEqual({ ...(await spool.counts()), oldestAcceptedAt: 0 }, { pending: 3, queued: 2, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+      const claimed = await spool.claim(10, dueAt);
+      assert.deepEqual(claimed.map((d) => [d.token, d.attempts]), [['a', 0], ['b', 0], ['c', 1]]);
+      await spool.release([]);
+    });
+
+    void it('clears exactly the list entries named, and says how many it found', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['gone1', 'gone2', 'old1', 'old2']);
+      const [gone1, gone2, old1, old2] = (await spool.claim(10, Date.now())) as [Delivery, Delivery, Delivery, Delivery];
+      await spool.settle([failed(gone1, true), failed(gone2, true), delivered(old1, 'new1'), delivered(old2, 'new2')]);
+      assert.equal(await spool.clearNotRegistered(['gone1', 'unknown']), 1);
+      assert.deepEqual(await spool.takeNotRegistered(true), ['gone2']);
+      assert.equal(await spool.clearCanonicals(['old2']), 1);
+      assert.equal(await spool.clearCanonicals([]), 0);
+      assert.deepEqual(await spool.takeCanonicals(true), [{ original: 'old1', canonical: 'new1' }]);
+    });
+
     void it('ends with every token final exactly once, whatever the order of claims and outcomes', async () => {
       await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 40 }), (steps) => runModel(factory, steps)), { numRuns: 40 });
     });
@@ -227,7 +262,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
 type Step =
   | { readonly kind: 'add'; readonly tokens: readonly string[] }
   | { readonly kind: 'claim'; readonly limit: number; readonly at: number }
-  | { readonly kind: 'settle'; readonly pick: number; readonly outcome: 'delivered' | 'failed' | 'notRegistered' | 'retry'; readonly at: number };
+  | { readonly kind: 'settle'; readonly pick: number; readonly outcome: 'delivered' | 'failed' | 'notRegistered' | 'retry' | 'release'; readonly at: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('add' as const), tokens: fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { minLength: 1, maxLength: 4 }) }),
@@ -235,7 +270,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({
     kind: fc.constant('settle' as const),
     pick: fc.nat(),
-    outcome: fc.constantFrom('delivered' as const, 'failed' as const, 'notRegistered' as const, 'retry' as const),
+    outcome: fc.constantFrom('delivered' as const, 'failed' as const, 'notRegistered' as const, 'retry' as const, 'release' as const),
     at: fc.nat(3),
   }),
 );
@@ -247,6 +282,8 @@ async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<
   const base = Date.now() + 10 * MINUTE;
   const waiting = new Map<string, { dueAt: number; attempts: number }>();
   const inFlight: Delivery[] = [];
+  /** The due time each token in flight had when claimed: release() gives it back. */
+  const claimedDue = new Map<string, number>();
   const final = new Map<string, number>();
   const notRegistered = new Set<string>();
   const key = (id: string, token: string): string => `${id}/${token}`;
@@ -260,7 +297,7 @@ async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<
       } else if (s.kind === 'claim') {
         const now = base + s.at;
         const due = [...waiting.values()].filter((w) => w.dueAt <= now).length;
-        const claimed = spool.claim(s.limit, now);
+        const claimed = await spool.claim(s.limit, now);
         assert.equal(claimed.length, Math.min(s.limit, due));
         for (const delivery of claimed) {
           const k = key(delivery.message.id, delivery.token);
@@ -268,37 +305,41 @@ async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<
           assert.ok(was && was.dueAt <= now, `${k} was waiting and due`);
           assert.equal(delivery.attempts, was.attempts);
           waiting.delete(k);
+          claimedDue.set(k, was.dueAt);
           inFlight.push(delivery);
         }
       } else if (inFlight.length > 0) {
         const [delivery] = inFlight.splice(s.pick % inFlight.length, 1) as [Delivery];
         const k = key(delivery.message.id, delivery.token);
-        if (s.outcome === 'retry') {
-          spool.settle([retry(delivery, base + s.at)]);
+        if (s.outcome === 'release') {
+          await spool.release([delivery]);
+          waiting.set(k, { dueAt: claimedDue.get(k) ?? 0, attempts: delivery.attempts });
+        } else if (s.outcome === 'retry') {
+          await spool.settle([retry(delivery, base + s.at)]);
           waiting.set(k, { dueAt: base + s.at, attempts: delivery.attempts + 1 });
         } else {
-          spool.settle([s.outcome === 'delivered' ? delivered(delivery) : failed(delivery, s.outcome === 'notRegistered')]);
+          await spool.settle([s.outcome === 'delivered' ? delivered(delivery) : failed(delivery, s.outcome === 'notRegistered')]);
           final.set(k, (final.get(k) ?? 0) + 1);
           if (s.outcome === 'notRegistered') notRegistered.add(delivery.token);
         }
       }
       const retrying = [...waiting.values()].filter((w) => w.attempts > 0).length;
-      const counts = spool.counts();
+      const counts = await spool.counts();
       assert.deepEqual([counts.queued, counts.inflight, counts.retrying], [waiting.size - retrying, inFlight.length, retrying]);
-      assert.equal(spool.pending(), waiting.size + inFlight.length);
+      assert.equal((await spool.counts()).pending, waiting.size + inFlight.length);
     }
-    spool.settle(inFlight.map((d) => delivered(d)));
+    await spool.settle(inFlight.map((d) => delivered(d)));
     for (const d of inFlight) final.set(key(d.message.id, d.token), (final.get(key(d.message.id, d.token)) ?? 0) + 1);
-    for (let claimed = spool.claim(100, base + 3); claimed.length > 0; claimed = spool.claim(100, base + 3)) {
-      spool.settle(claimed.map((d) => delivered(d)));
+    for (let claimed = await spool.claim(100, base + 3); claimed.length > 0; claimed = await spool.claim(100, base + 3)) {
+      await spool.settle(claimed.map((d) => delivered(d)));
       for (const d of claimed) final.set(key(d.message.id, d.token), (final.get(key(d.message.id, d.token)) ?? 0) + 1);
     }
-    assert.equal(spool.pending(), 0);
-    assert.equal(spool.nextDueAt(), undefined);
-    assert.deepEqual(spool.counts(), { queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+    assert.equal((await spool.counts()).pending, 0);
+    assert.equal(await spool.nextDueAt(), undefined);
+    assert.deepEqual(await spool.counts(), { pending: 0, queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
     assert.ok([...final.values()].every((n) => n === 1), 'no token was made final twice');
     assert.equal(final.size, steps.reduce((n, s) => n + (s.kind === 'add' ? s.tokens.length : 0), 0), 'every token was made final');
-    assert.deepEqual(new Set(spool.takeNotRegistered(false)), notRegistered);
+    assert.deepEqual(new Set(await spool.takeNotRegistered(false)), notRegistered);
   } finally {
     await dispose();
   }

@@ -22,6 +22,6 @@ void test('the memory spool hands out the Message it was given, not a copy', asy
   const spool = new MemorySpool(10);
   const sent = message('m1');
   await spool.add(sent, ['a']);
-  assert.equal(spool.claim(1, Date.now())[0]?.message, sent);
+  assert.equal((await spool.claim(1, Date.now()))[0]?.message, sent);
   await spool.close();
 });

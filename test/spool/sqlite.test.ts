@@ -121,15 +121,16 @@ void test('queued, retrying and in-flight tokens all come back as pending after 
   const first = open(t, path);
   await first.add(message('m1'), ['inflight', 'retrying']);
   await first.add(message('m2'), ['queued']);
-  const [, retrying] = first.claim(2, Date.now()) as [Delivery, Delivery];
+  const [, retrying] = (await first.claim(2, Date.now())) as [Delivery, Delivery];
   const dueAt = Date.now() + MINUTE;
-  first.settle([{ delivery: retrying, result: 'retry', dueAt }]);
+  await first.settle([{ delivery: retrying, result: 'retry', reason: { source: 'http', code: '503' }, dueAt }]);
   await first.close();
 
   const second = open(t, path);
-  assert.equal(second.pending(), 3);
-  assert.deepEqual({ ...second.counts(), oldestAcceptedAt: 0 }, { queued: 2, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
-  const due = second.claim(10, Date.now());
+  assert.equal((await second.counts()).pending, 3);
+  assert.deepEqual({ ...(await second.counts()), oldestAcceptedAt: 0 }, { pending: 3, queued: 2, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+  assert.equal(second.recovered, 3);
+  const due = await second.claim(10, Date.now());
   assert.deepEqual(
     due.map((d) => [d.token, d.attempts, d.message]),
     [
@@ -137,9 +138,9 @@ void test('queued, retrying and in-flight tokens all come back as pending after 
       ['queued', 0, message('m2')],
     ],
   );
-  assert.equal(second.nextDueAt(), dueAt);
+  assert.equal(await second.nextDueAt(), dueAt);
   assert.deepEqual(
-    second.claim(10, dueAt).map((d) => [d.token, d.attempts]),
+    (await second.claim(10, dueAt)).map((d) => [d.token, d.attempts]),
     [['retrying', 1]],
   );
 });
@@ -155,8 +156,8 @@ void test('an acknowledged send survives the process being killed', async (t) =>
       `import { SqliteSpool } from ${JSON.stringify(new URL('../../src/spool/sqlite.js', import.meta.url).href)};
        const spool = new SqliteSpool(process.argv[1], { sync: 'normal', spoolMax: 100 });
        await spool.add({ id: 'm1', content: { payload: { n: 1 } } }, ['a', 'b', 'c']);
-       const [a] = spool.claim(2, Date.now());
-       spool.settle([{ delivery: a, result: 'delivered' }]);
+       const [a] = await spool.claim(2, Date.now());
+       await spool.settle([{ delivery: a, result: 'delivered' }]);
        process.stdout.write('acknowledged\\n');
        setInterval(() => {}, 60_000);`,
       path,
@@ -170,9 +171,9 @@ void test('an acknowledged send survives the process being killed', async (t) =>
   await exited;
 
   const spool = open(t, path);
-  assert.equal(spool.pending(), 2);
+  assert.equal((await spool.counts()).pending, 2);
   assert.deepEqual(
-    spool.claim(10, Date.now()).map((d) => [d.token, d.message.content.payload]),
+    (await spool.claim(10, Date.now())).map((d) => [d.token, d.message.content.payload]),
     [
       ['b', { n: 1 }],
       ['c', { n: 1 }],
@@ -184,22 +185,22 @@ void test('the canonical and not-registered lists survive a reopen until they ar
   const path = join(directory(t), 'spool.db');
   const first = open(t, path);
   await first.add(message('m1'), ['old', 'gone']);
-  const [old, gone] = first.claim(2, Date.now()) as [Delivery, Delivery];
-  first.settle([
+  const [old, gone] = (await first.claim(2, Date.now())) as [Delivery, Delivery];
+  await first.settle([
     { delivery: old, result: 'delivered', canonical: 'new' },
-    { delivery: gone, result: 'failed', notRegistered: true },
+    { delivery: gone, result: 'failed', reason: { source: 'fcm', code: 'UNREGISTERED' }, notRegistered: true },
   ]);
   await first.close();
 
   const second = open(t, path);
-  assert.deepEqual(second.takeCanonicals(true), [{ original: 'old', canonical: 'new' }]);
-  assert.deepEqual(second.takeNotRegistered(false), ['gone']);
+  assert.deepEqual(await second.takeCanonicals(true), [{ original: 'old', canonical: 'new' }]);
+  assert.deepEqual(await second.takeNotRegistered(false), ['gone']);
   await second.close();
 
   const third = open(t, path);
-  assert.equal(third.pending(), 0);
-  assert.deepEqual(third.takeCanonicals(false), [{ original: 'old', canonical: 'new' }], 'keep left it in place');
-  assert.deepEqual(third.takeNotRegistered(false), [], 'a read list stays read');
+  assert.equal((await third.counts()).pending, 0);
+  assert.deepEqual(await third.takeCanonicals(false), [{ original: 'old', canonical: 'new' }], 'keep left it in place');
+  assert.deepEqual(await third.takeNotRegistered(false), [], 'a read list stays read');
 });
 
 void test('sends arriving together share one commit; each resolves after it', async (t) => {
@@ -208,10 +209,10 @@ void test('sends arriving together share one commit; each resolves after it', as
   const spool = open(t, path, { checkpoints: NEVER });
   const before = walCommits(path);
   const sends = Array.from({ length: 50 }, (_, i) => spool.add(message(`m${i}`), ['a', 'b']));
-  assert.equal(spool.pending(), 0, 'nothing is acknowledged before its commit');
+  assert.equal((await spool.counts()).pending, 0, 'nothing is acknowledged before its commit');
   await Promise.all(sends);
   assert.equal(walCommits(path), before + 1);
-  assert.equal(spool.pending(), 100);
+  assert.equal((await spool.counts()).pending, 100);
   await spool.add(message('later'), ['c']);
   assert.equal(walCommits(path), before + 2, 'a send in a later turn of the event loop gets its own commit');
 });
@@ -226,9 +227,9 @@ void test('a message is stored once for all its tokens, and pruned when its last
   assert.deepEqual(inspect(path, (db) => [count('messages')(db), count('tokens')(db)]), [2, 1001]);
 
   const second = open(t, path);
-  const claimed = second.claim(2000, Date.now());
+  const claimed = await second.claim(2000, Date.now());
   assert.equal(new Set(claimed.map((d) => d.message)).size, 2, 'one parsed Message per message');
-  second.settle(claimed.map((delivery, i) => (i % 2 ? { delivery, result: 'delivered' } : { delivery, result: 'failed', notRegistered: false })));
+  await second.settle(claimed.map((delivery, i) => (i % 2 ? { delivery, result: 'delivered' } : { delivery, result: 'failed', reason: { source: 'http', code: '400' }, notRegistered: false })));
   await second.close();
   assert.deepEqual(inspect(path, (db) => [count('messages')(db), count('tokens')(db)]), [0, 0]);
 });
@@ -245,7 +246,7 @@ void test('a full disk refuses the whole group of sends and keeps nothing of it'
   for (const result of refused) {
     assert.ok(result.status === 'rejected' && result.reason instanceof SpoolFullError, 'every send of the group is refused as busy');
   }
-  assert.equal(spool.pending(), 1);
+  assert.equal((await spool.counts()).pending, 1);
   db.pragma('max_page_count = 1073741823');
   await spool.add(message('after'), ['c']);
   await spool.close();
@@ -385,7 +386,7 @@ void test('the WAL stays bounded however many commits there are', async (t) => {
   assert.ok(largest <= bound, `the WAL reached ${largest} bytes`);
   assert.ok(checkpointer(spool).running, 'the checkpoint thread did the checkpoints');
   assert.equal(connection(spool).pragma('wal_autocheckpoint', { simple: true }), 0, 'no commit checkpointed');
-  assert.equal(spool.pending(), 2 * commits);
+  assert.equal((await spool.counts()).pending, 2 * commits);
 });
 
 void test('close() stops the checkpoint thread: nothing is left to keep the process alive', async (t) => {
@@ -430,7 +431,7 @@ void test('a checkpoint thread that dies is logged, and commits checkpoint on th
   assert.match(warnings[0] ?? '', /checkpoint thread failed/);
   assert.equal(connection(spool).pragma('wal_autocheckpoint', { simple: true }), 1000);
   await spool.add(message('m1'), ['a']);
-  assert.equal(spool.pending(), 1);
+  assert.equal((await spool.counts()).pending, 1);
   await spool.close();
   assert.equal(inspect(path, count('tokens')), 1);
 });
@@ -446,11 +447,11 @@ void test('a group commit waits for the closed gate without blocking, and goes w
   const send = spool.add(message('m1'), ['a']).then(() => (acknowledged = true));
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(acknowledged, false, 'the group waits while the gate is closed');
-  assert.equal(spool.pending(), 0);
+  assert.equal((await spool.counts()).pending, 0);
   Atomics.store(inside.shared, Shared.Gate, 0);
   inside.opened();
   await send;
-  assert.equal(spool.pending(), 1);
+  assert.equal((await spool.counts()).pending, 1);
 });
 
 void test('a spool open in another process is refused, and free once that process is killed', async (t) => {
@@ -471,6 +472,6 @@ void test('a spool open in another process is refused, and free once that proces
   holder.kill('SIGKILL');
   await exited;
   const spool = open(t, path);
-  assert.equal(spool.pending(), 1, 'the killed process left its spool, and no lock on it');
+  assert.equal((await spool.counts()).pending, 1, 'the killed process left its spool, and no lock on it');
   assert.ok(existsSync(`${path}.lock`), 'the lock file stays, to be locked again');
 });

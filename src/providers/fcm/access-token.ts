@@ -2,7 +2,7 @@
 // ahead of expiry in the background or at once after a 401. Concurrent
 // renewals share one request to the token endpoint.
 import type { Outcome } from '../provider.js';
-import { networkOutcome } from '../upstream.js';
+import { networkOutcome } from '../answers.js';
 import type { AccessTokenGrant } from './outcome.js';
 
 /** Asks the token endpoint once; resolves with a grant or the outcome that stands for the failure. */

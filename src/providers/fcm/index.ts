@@ -4,15 +4,15 @@ import { isLoopback, type Config } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Message } from '../../message.js';
-import type { Outcome, Provider } from '../provider.js';
-import { networkOutcome, parseRetryAfter } from '../upstream.js';
+import { type Outcome, type Provider, reasonLabel } from '../provider.js';
+import { networkOutcome, parseRetryAfter } from '../answers.js';
 import { AccessTokenCache } from './access-token.js';
 import { BodyCache } from './body-cache.js';
 import { UpstreamClient, upstreamFor, type Upstream } from './client.js';
 import { loadServiceAccount, type ServiceAccount } from './credentials.js';
 import { signAssertion } from './jwt.js';
 import { bodyFor, type BodyTemplate } from './message.js';
-import { isStaleAccessToken, reworded, sendOutcome, tokenAnswer, type AccessTokenGrant } from './outcome.js';
+import { isStaleAccessToken, sendOutcome, tokenAnswer, type AccessTokenGrant } from './outcome.js';
 
 const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -113,14 +113,16 @@ class FcmProvider implements Provider {
       const response = await this.#tokenEndpoint.post(this.#tokenPath, { 'content-type': 'application/x-www-form-urlencoded' }, form);
       answer = tokenAnswer(response.status, response.body, parseRetryAfter(response.retryAfter, Date.now()));
     } catch (error) {
-      answer = reworded(networkOutcome(error), (reason) => `token endpoint: ${reason}`);
+      const unreached = networkOutcome(error);
+      this.#log.debug({ code: unreached.reason.code }, 'the token endpoint was not reached');
+      answer = { kind: 'retry', reason: { source: 'token', code: reasonLabel(unreached.reason) } };
     }
     if (answer.kind === 'granted') {
       this.#log.debug({ expiresInMs: answer.expiresInMs }, 'access token granted');
     } else if (answer.kind === 'failed') {
-      this.#log.error({ reason: answer.reason, clientEmail: this.#account.clientEmail }, 'the token endpoint refused our service account');
+      this.#log.error({ reason: reasonLabel(answer.reason), clientEmail: this.#account.clientEmail }, 'the token endpoint refused our service account');
     } else if (answer.kind === 'retry') {
-      this.#log.warn({ reason: answer.reason }, 'no access token yet; requests will be retried');
+      this.#log.warn({ reason: reasonLabel(answer.reason) }, 'no access token yet; requests will be retried');
     }
     return answer;
   }

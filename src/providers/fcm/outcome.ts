@@ -2,8 +2,9 @@
 // google.rpc.Status body, token-endpoint replies by OAuth2's. Pure; see
 // test/providers/fcm/outcome.test.ts. Error codes:
 // https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode
+import { isObject, parseObject } from '../../guards.js';
+import { GOOGLE_429_FLOOR_MS, statusOutcome } from '../answers.js';
 import type { Outcome } from '../provider.js';
-import { TOO_MANY_REQUESTS_FLOOR_MS, statusOutcome } from '../upstream.js';
 
 const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
 
@@ -13,19 +14,6 @@ export interface RpcError {
   readonly status: string | undefined;
   /** FcmError.errorCode from `details`, e.g. "UNREGISTERED". */
   readonly errorCode: string | undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseObject(body: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    return isObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `{"error":{"code":…,"status":…,"details":[…]}}` → its status and FcmError code; undefined for any other body. */
@@ -42,19 +30,23 @@ export function parseRpcError(body: string): RpcError | undefined {
 
 type Rule = (retryAfterMs: number | undefined) => Outcome;
 
-const retry = (reason: string): Rule => (retryAfterMs) =>
-  retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs };
+const fcm = (code: string) => ({ source: 'fcm', code }) as const;
+
+const retry = (code: string, floorMs?: number): Rule => (retryAfterMs) => {
+  if (retryAfterMs !== undefined) return { kind: 'retry', reason: fcm(code), retryAfterMs };
+  return floorMs === undefined ? { kind: 'retry', reason: fcm(code) } : { kind: 'retry', reason: fcm(code), floorMs };
+};
 
 /** FcmError codes whose meaning does not depend on the HTTP status. UNSPECIFIED_ERROR is left to the status. */
 const BY_ERROR_CODE: Readonly<Record<string, Rule>> = {
-  UNREGISTERED: () => ({ kind: 'failed', reason: 'UNREGISTERED', notRegistered: true }),
+  UNREGISTERED: () => ({ kind: 'failed', reason: fcm('UNREGISTERED'), notRegistered: true }),
   // Every token answers this when the credentials belong to another project:
   // purging them would wreck the caller's database (SPEC.md), so it is never listed.
-  SENDER_ID_MISMATCH: () => ({ kind: 'failed', reason: 'SENDER_ID_MISMATCH', configProblem: true }),
-  INVALID_ARGUMENT: () => ({ kind: 'failed', reason: 'INVALID_ARGUMENT' }),
+  SENDER_ID_MISMATCH: () => ({ kind: 'failed', reason: fcm('SENDER_ID_MISMATCH'), configProblem: true }),
+  INVALID_ARGUMENT: () => ({ kind: 'failed', reason: fcm('INVALID_ARGUMENT') }),
   // The APNs certificate or web-push key in the Firebase project is wrong.
-  THIRD_PARTY_AUTH_ERROR: () => ({ kind: 'failed', reason: 'THIRD_PARTY_AUTH_ERROR', configProblem: true }),
-  QUOTA_EXCEEDED: (retryAfterMs) => ({ kind: 'retry', reason: 'QUOTA_EXCEEDED', retryAfterMs: retryAfterMs ?? TOO_MANY_REQUESTS_FLOOR_MS }),
+  THIRD_PARTY_AUTH_ERROR: () => ({ kind: 'failed', reason: fcm('THIRD_PARTY_AUTH_ERROR'), configProblem: true }),
+  QUOTA_EXCEEDED: retry('QUOTA_EXCEEDED', GOOGLE_429_FLOOR_MS),
   UNAVAILABLE: retry('UNAVAILABLE'),
   INTERNAL: retry('INTERNAL'),
 };
@@ -64,18 +56,14 @@ export function sendOutcome(status: number, body: string, retryAfterMs: number |
   if (status >= 200 && status < 300) {
     // FCM's success is a JSON object ({"name": …}). Anything else came from
     // something in between (a portal, a proxy page) and delivered nothing.
-    return parseObject(body) ? { kind: 'delivered' } : { kind: 'retry', reason: `http_${status} without a JSON body` };
+    return parseObject(body) ? { kind: 'delivered' } : { kind: 'retry', reason: fcm('bad_response') };
   }
   const rpc = parseRpcError(body);
   const rule = rpc?.errorCode === undefined ? undefined : BY_ERROR_CODE[rpc.errorCode];
   if (rule) return rule(retryAfterMs);
-  const outcome = statusOutcome(status, retryAfterMs);
-  return rpc?.status === undefined ? outcome : reworded(outcome, (reason) => `${reason} ${rpc.status}`);
-}
-
-/** The same outcome with its reason reworded (a delivery has none). */
-export function reworded(outcome: Outcome, reword: (reason: string) => string): Outcome {
-  return outcome.kind === 'delivered' ? outcome : { ...outcome, reason: reword(outcome.reason) };
+  const outcome = statusOutcome(status, retryAfterMs, GOOGLE_429_FLOOR_MS);
+  // The canonical status (NOT_FOUND, PERMISSION_DENIED…) is FCM's own code: it names the reason; the status decides.
+  return rpc?.status === undefined || outcome.kind === 'delivered' ? outcome : { ...outcome, reason: fcm(rpc.status) };
 }
 
 /**
@@ -109,12 +97,13 @@ export function tokenAnswer(status: number, body: string, retryAfterMs: number |
   if (status === 200) {
     const expiresIn = Number(answer?.expires_in ?? DEFAULT_EXPIRES_IN_S);
     if (typeof answer?.access_token !== 'string' || answer.access_token === '' || !Number.isFinite(expiresIn) || expiresIn < 0) {
-      return { kind: 'retry', reason: 'token endpoint: http_200 without an access token' };
+      return { kind: 'retry', reason: { source: 'token', code: 'bad_response' } };
     }
     return { kind: 'granted', accessToken: answer.access_token, expiresInMs: expiresIn * 1000 };
   }
-  const outcome = statusOutcome(status, retryAfterMs);
-  const code = typeof answer?.error === 'string' && OAUTH_ERROR.test(answer.error) ? ` ${answer.error}` : '';
-  if (outcome.kind === 'retry') return { ...outcome, reason: `token endpoint: ${outcome.reason}${code}` };
-  return { kind: 'failed', reason: `token endpoint: http_${status}${code}`, configProblem: true };
+  const outcome = statusOutcome(status, retryAfterMs, GOOGLE_429_FLOOR_MS);
+  const oauthError = typeof answer?.error === 'string' && OAUTH_ERROR.test(answer.error) ? answer.error : undefined;
+  const reason = { source: 'token', code: oauthError ?? `http_${status}` } as const;
+  if (outcome.kind === 'retry') return { ...outcome, reason };
+  return { kind: 'failed', reason, configProblem: true };
 }

@@ -101,8 +101,8 @@ describe('AccessTokenCache', () => {
     const endpoint = scriptedEndpoint();
     const cache = new AccessTokenCache(endpoint.fetch, () => 0);
     const pending = [cache.get(), cache.get()];
-    endpoint.answer({ kind: 'retry', reason: 'token endpoint: http_503' });
-    assert.deepEqual(await Promise.all(pending), [{ kind: 'retry', reason: 'token endpoint: http_503' }, { kind: 'retry', reason: 'token endpoint: http_503' }]);
+    endpoint.answer({ kind: 'retry', reason: { source: 'token', code: 'http_503' } });
+    assert.deepEqual(await Promise.all(pending), [{ kind: 'retry', reason: { source: 'token', code: 'http_503' } }, { kind: 'retry', reason: { source: 'token', code: 'http_503' } }]);
     const again = cache.get();
     assert.equal(endpoint.calls, 2);
     endpoint.answer(grant('a'));

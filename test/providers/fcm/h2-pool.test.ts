@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadServiceAccount } from '../../../src/providers/fcm/credentials.js';
 import { H2Pool } from '../../../src/providers/fcm/h2-pool.js';
 import { signAssertion } from '../../../src/providers/fcm/jwt.js';
-import { networkOutcome } from '../../../src/providers/upstream.js';
+import { networkOutcome } from '../../../src/providers/answers.js';
 import { startFakeFcm } from '../../support/fake-fcm.js';
 import { generateServiceAccountKey, writeServiceAccount } from '../../support/service-account.js';
 import { makeTlsFixture, type TlsFixture } from '../../support/tls.js';
@@ -181,7 +181,7 @@ describe('H2Pool', () => {
     assert.equal(results[0]?.status === 'fulfilled' && results[0].value.status, 200, 'the stream the server kept is answered');
     for (const result of results.slice(1)) {
       assert.equal(result.status, 'rejected');
-      assert.deepEqual(networkOutcome(result.reason), { kind: 'retry', reason: 'network: NGHTTP2_REFUSED_STREAM' });
+      assert.deepEqual(networkOutcome(result.reason), { kind: 'retry', reason: { source: 'network', code: 'NGHTTP2_REFUSED_STREAM' } });
     }
     assert.equal(pool.state.sessions, 0, 'the session is dropped');
     assert.equal((await pool.post('/', {}, 'x')).status, 200);
@@ -210,7 +210,7 @@ describe('H2Pool', () => {
     t.after(() => Promise.all([pool.destroy(), server.close()]));
     const started = Date.now();
     const error = await pool.post('/hang', {}, 'x').then(() => undefined, (e: unknown) => e);
-    assert.deepEqual(networkOutcome(error), { kind: 'retry', reason: 'network: ETIMEDOUT' });
+    assert.deepEqual(networkOutcome(error), { kind: 'retry', reason: { source: 'network', code: 'ETIMEDOUT' } });
     assert.ok(Date.now() - started >= 190, `${Date.now() - started} ms`);
     await waitFor(() => server.openStreams === 0, 'the server to see the stream cancelled');
     assert.deepEqual(pool.state, { sessions: 1, streams: 0, waiting: 0 });
@@ -237,7 +237,7 @@ describe('H2Pool', () => {
   test('nothing listening: every waiting request fails with the error, and no reconnect loop follows', async () => {
     const pool = new H2Pool('https://127.0.0.1:9', { connections: 2, timeoutMs: 5000 });
     const results = await Promise.allSettled([1, 2, 3].map(() => pool.post('/', {}, 'x')));
-    assert.deepEqual(results.map((r) => r.status === 'rejected' && networkOutcome(r.reason)), Array(3).fill({ kind: 'retry', reason: 'network: ECONNREFUSED' }));
+    assert.deepEqual(results.map((r) => r.status === 'rejected' && networkOutcome(r.reason)), Array(3).fill({ kind: 'retry', reason: { source: 'network', code: 'ECONNREFUSED' } }));
     assert.deepEqual(pool.state, { sessions: 0, streams: 0, waiting: 0 });
     await pool.close();
   });
@@ -276,7 +276,7 @@ describe('H2Pool', () => {
     assert.equal(pool.destroy(), destroying, 'idempotent');
     for (const result of await Promise.allSettled(sends)) {
       assert.equal(result.status, 'rejected');
-      assert.deepEqual(networkOutcome(result.reason), { kind: 'retry', reason: 'network: ERR_H2_POOL_DESTROYED' });
+      assert.deepEqual(networkOutcome(result.reason), { kind: 'retry', reason: { source: 'network', code: 'ERR_H2_POOL_DESTROYED' } });
     }
     await destroying;
     await pool.close();

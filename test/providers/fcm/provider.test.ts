@@ -44,16 +44,17 @@ describe('FCM provider over HTTP/1.1', () => {
     });
   });
 
+  const fcm = (code: string) => ({ source: 'fcm', code }) as const;
   const errorRows: Array<[string, Outcome]> = [
-    ['gone-1', { kind: 'failed', reason: 'UNREGISTERED', notRegistered: true }],
-    ['mismatch-1', { kind: 'failed', reason: 'SENDER_ID_MISMATCH', configProblem: true }],
-    ['invalid-1', { kind: 'failed', reason: 'INVALID_ARGUMENT' }],
-    ['thirdparty-1', { kind: 'failed', reason: 'THIRD_PARTY_AUTH_ERROR', configProblem: true }],
-    ['quota-1', { kind: 'retry', reason: 'QUOTA_EXCEEDED', retryAfterMs: 1000 }],
-    ['flaky1-1', { kind: 'retry', reason: 'UNAVAILABLE' }],
-    ['internal-1', { kind: 'retry', reason: 'INTERNAL' }],
-    ['garbage200-1', { kind: 'retry', reason: 'http_200 without a JSON body' }],
-    ['garbage-1', { kind: 'retry', reason: 'http_502' }],
+    ['gone-1', { kind: 'failed', reason: fcm('UNREGISTERED'), notRegistered: true }],
+    ['mismatch-1', { kind: 'failed', reason: fcm('SENDER_ID_MISMATCH'), configProblem: true }],
+    ['invalid-1', { kind: 'failed', reason: fcm('INVALID_ARGUMENT') }],
+    ['thirdparty-1', { kind: 'failed', reason: fcm('THIRD_PARTY_AUTH_ERROR'), configProblem: true }],
+    ['quota-1', { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), retryAfterMs: 1000 }],
+    ['flaky1-1', { kind: 'retry', reason: fcm('UNAVAILABLE') }],
+    ['internal-1', { kind: 'retry', reason: fcm('INTERNAL') }],
+    ['garbage200-1', { kind: 'retry', reason: fcm('bad_response') }],
+    ['garbage-1', { kind: 'retry', reason: { source: 'http', code: '502' } }],
   ];
   test('each FCM error code becomes its outcome', async () => {
     const outcomes = await Promise.all(errorRows.map(([token]) => sendOne(h, token, 'errors')));
@@ -61,12 +62,12 @@ describe('FCM provider over HTTP/1.1', () => {
   });
 
   test('retryable tokens succeed when the fake relents', async () => {
-    assert.deepEqual(await sendOne(h, 'quota-2'), { kind: 'retry', reason: 'QUOTA_EXCEEDED', retryAfterMs: 1000 });
+    assert.deepEqual(await sendOne(h, 'quota-2'), { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), retryAfterMs: 1000 });
     assert.deepEqual(await sendOne(h, 'quota-2'), { kind: 'delivered' });
-    assert.deepEqual(await sendOne(h, 'flaky2-2'), { kind: 'retry', reason: 'UNAVAILABLE' });
-    assert.deepEqual(await sendOne(h, 'flaky2-2'), { kind: 'retry', reason: 'UNAVAILABLE' });
+    assert.deepEqual(await sendOne(h, 'flaky2-2'), { kind: 'retry', reason: fcm('UNAVAILABLE') });
+    assert.deepEqual(await sendOne(h, 'flaky2-2'), { kind: 'retry', reason: fcm('UNAVAILABLE') });
     assert.deepEqual(await sendOne(h, 'flaky2-2'), { kind: 'delivered' });
-    assert.deepEqual(await sendOne(h, 'internal-2'), { kind: 'retry', reason: 'INTERNAL' });
+    assert.deepEqual(await sendOne(h, 'internal-2'), { kind: 'retry', reason: fcm('INTERNAL') });
   });
 
   test('a forced 401 renews the token once and the send goes through', async () => {
@@ -88,7 +89,7 @@ describe('FCM provider over HTTP/1.1', () => {
   test('a 401 after a renewal is final and a configuration problem', async () => {
     const grants = h.fake.grants;
     h.fake.rejectNextSends(2);
-    assert.deepEqual(await sendOne(h, 'ok-401-twice'), { kind: 'failed', reason: 'http_401 UNAUTHENTICATED', configProblem: true });
+    assert.deepEqual(await sendOne(h, 'ok-401-twice'), { kind: 'failed', reason: { source: 'fcm', code: 'UNAUTHENTICATED' }, configProblem: true });
     assert.equal(h.fake.grants, grants + 1, 'one renewal, not a loop');
   });
 
@@ -102,7 +103,7 @@ describe('FCM provider over HTTP/1.1', () => {
     const provider = h.newProvider();
     const grants = h.fake.grants;
     h.fake.failNextTokenRequests(1, 503);
-    assert.deepEqual(await provider.send(message('m'), ['ok-token-503']), [{ kind: 'retry', reason: 'token endpoint: http_503 internal_failure' }]);
+    assert.deepEqual(await provider.send(message('m'), ['ok-token-503']), [{ kind: 'retry', reason: { source: 'token', code: 'internal_failure' } }]);
     assert.deepEqual(await provider.send(message('m'), ['ok-token-503']), [{ kind: 'delivered' }]);
     assert.equal(h.fake.grants, grants + 1);
   });
@@ -110,7 +111,7 @@ describe('FCM provider over HTTP/1.1', () => {
   test('a key the token endpoint does not know: failed, a configuration problem', async () => {
     const provider = h.newProvider({}, { key: generateServiceAccountKey() });
     const outcomes = await Promise.all([provider.send(message('m'), ['ok-bad-key-1']), provider.send(message('m'), ['ok-bad-key-2'])]);
-    const refused = { kind: 'failed', reason: 'token endpoint: http_400 invalid_grant', configProblem: true };
+    const refused = { kind: 'failed', reason: { source: 'token', code: 'invalid_grant' }, configProblem: true };
     assert.deepEqual(outcomes, [[refused], [refused]]);
     assert.equal(h.fake.sends.has('ok-bad-key-1'), false);
   });
@@ -134,7 +135,7 @@ describe('FCM provider over HTTP/1.1', () => {
   test('an upstream that never answers times out into a retry', async () => {
     const provider = h.newProvider({ requestTimeoutMs: 200 });
     const [outcome] = await provider.send(message('m'), ['hang-1']);
-    assert.deepEqual(outcome, { kind: 'retry', reason: 'network: UND_ERR_HEADERS_TIMEOUT' });
+    assert.deepEqual(outcome, { kind: 'retry', reason: { source: 'network', code: 'UND_ERR_HEADERS_TIMEOUT' } });
   });
 
   test('destroy turns requests in flight into retries; close and destroy are idempotent', async () => {
@@ -171,9 +172,9 @@ describe('FCM provider when nothing listens', () => {
     const h = await startHarness();
     try {
       const deadFcm = h.newProvider({ fcmEndpoint: 'http://127.0.0.1:9' });
-      assert.deepEqual(await deadFcm.send(message('m'), ['ok-1']), [{ kind: 'retry', reason: 'network: ECONNREFUSED' }]);
+      assert.deepEqual(await deadFcm.send(message('m'), ['ok-1']), [{ kind: 'retry', reason: { source: 'network', code: 'ECONNREFUSED' } }]);
       const deadTokens = h.newProvider({}, { tokenUri: 'http://127.0.0.1:9/token' });
-      assert.deepEqual(await deadTokens.send(message('m'), ['ok-1']), [{ kind: 'retry', reason: 'token endpoint: network: ECONNREFUSED' }]);
+      assert.deepEqual(await deadTokens.send(message('m'), ['ok-1']), [{ kind: 'retry', reason: { source: 'token', code: 'network' } }]);
     } finally {
       await h.close();
     }
