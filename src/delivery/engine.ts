@@ -8,7 +8,7 @@ import type { Outcome, Provider } from '../providers/provider.js';
 import type { Report } from '../report.js';
 import type { Delivery, Settlement, Spool } from '../spool/spool.js';
 import { backoffDelay } from './backoff.js';
-import { type Clock, systemClock, type Timer } from './clock.js';
+import { type Clock, systemClock, type Timer } from '../clock.js';
 import { decide, type RetryPolicy } from './decide.js';
 import { ProblemLog } from './problems.js';
 
@@ -82,6 +82,8 @@ export class DeliveryEngine {
   #storageFailures = 0;
   #storageTimer: Timer | undefined;
   #storageLoggedAt = -Infinity;
+  /** Set for the last commits of a drain, which wait for themselves: no back-off timer then. */
+  #finalCommits = false;
   #idleWaiters: Array<() => void> = [];
 
   constructor(parts: EngineParts, options: EngineOptions) {
@@ -286,6 +288,8 @@ export class DeliveryEngine {
       );
     }
     this.#storageTimer?.cancel();
+    this.#storageTimer = undefined;
+    if (this.#finalCommits) return this.#checkIdle();
     this.#storageTimer = this.#clock.after(delay, () => {
       this.#storageTimer = undefined;
       this.#scheduleFlush();
@@ -346,11 +350,12 @@ export class DeliveryEngine {
 
   /** Commit the settlements left, trying again while the spool fails, until `deadline` (at least once). */
   async #commitBefore(deadline: number): Promise<void> {
+    this.#finalCommits = true;
+    this.#storageTimer?.cancel();
+    this.#storageTimer = undefined;
     for (;;) {
       if (this.#flushing) await this.#flushing;
       if (this.#settlements.length === 0) return;
-      this.#storageTimer?.cancel();
-      this.#storageTimer = undefined;
       await this.#flush();
       if (this.#settlements.length === 0) return;
       const left = deadline - this.#clock.now();

@@ -2,6 +2,7 @@
 // kept it. Built for 1M pending: tokens never tried wait in a FIFO of whole sends
 // (a pointer each, no object per token), retries in a min-heap by due time, so a
 // claim costs what it takes, never a walk over what waits.
+import { type Clock, systemClock } from '../clock.js';
 import { SpoolFullError } from '../errors.js';
 import type { Message } from '../message.js';
 import { MinHeap } from './heap.js';
@@ -63,7 +64,10 @@ export class MemorySpool implements Spool {
   readonly recovered = 0;
 
   /** `spoolMax`: most tokens held; add() beyond it rejects with SpoolFullError. */
-  constructor(private readonly spoolMax: number) {}
+  constructor(
+    private readonly spoolMax: number,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   add(message: Message, tokens: readonly string[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the spool is closed'));
@@ -71,7 +75,7 @@ export class MemorySpool implements Spool {
     if (this.total + tokens.length > this.spoolMax) {
       return Promise.reject(new SpoolFullError(`the spool holds ${this.total} tokens; ${tokens.length} more would pass --spool-max ${this.spoolMax}`));
     }
-    const acceptedAt = Date.now();
+    const acceptedAt = this.clock.now();
     // Kept monotonic, so the FIFO stays in due order even if the clock steps back.
     this.lastDueAt = Math.max(this.lastDueAt, acceptedAt);
     const stored: StoredMessage = { message, seq: this.seq++, acceptedAt, remaining: tokens.length, older: this.newest, newer: undefined };
