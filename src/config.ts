@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import yargs from 'yargs';
+import yargs, { type Options } from 'yargs';
 import { ConfigError } from './errors.js';
+import { errorCode } from './guards.js';
 
 export interface TcpAddress {
   readonly host: string;
@@ -43,12 +44,21 @@ export interface Config {
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** The longest a Node timer can wait: a longer duration would fire after 1 ms. */
+const MAX_DURATION_MS = 2 ** 31 - 1;
 
-/** "10s", "250ms", "2m", or a bare number of seconds → milliseconds. */
-export function parseDuration(name: string, value: unknown): number {
+/**
+ * "10s", "250ms", "2m", or a bare number of seconds → milliseconds, from 1 ms
+ * to 2^31−1 ms (what a timer can wait); `zeroMeansNever` lets 0 through.
+ */
+export function parseDuration(name: string, value: unknown, zeroMeansNever = false): number {
   const match = DURATION.exec(String(value).trim());
   if (!match) throw new ConfigError(`--${name}: "${String(value)}" is not a duration (e.g. 10s, 250ms, 2m)`);
-  return Math.round(Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1000));
+  const ms = Math.round(Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1000));
+  if (ms === 0 && zeroMeansNever) return 0;
+  if (ms < 1) throw new ConfigError(`--${name}: "${String(value)}" is shorter than 1 ms${zeroMeansNever ? ' (0 means never)' : ''}`);
+  if (ms > MAX_DURATION_MS) throw new ConfigError(`--${name}: "${String(value)}" is longer than a timer can wait (2^31−1 ms, about 24.8 days)`);
+  return ms;
 }
 
 function wholeNumber(name: string, value: unknown, min: number): number {
@@ -82,7 +92,7 @@ function readSecretFile(flag: string, path: string): string {
     return secret;
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`--${flag}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(`--${flag}: cannot read ${path}: ${errorCode(error) ?? 'error'}`);
   }
 }
 
@@ -97,7 +107,54 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 const USAGE = 'gocmd [options]: the gocm daemon. Options come from flags, GOCM_* variables or --config FILE.';
 
-/** The option table: one place for names, defaults and help. */
+/** The option table: one place for names, defaults and help (the README's flag table is checked against it). */
+export const OPTIONS = {
+  socket: { type: 'string', default: '/run/gocm.sock', desc: 'Unix socket to listen on' },
+  'socket-mode': { type: 'string', default: '0660', desc: 'permissions of the socket file (octal)' },
+  tcp: { type: 'string', desc: 'also listen on HOST:PORT (loopback only unless --tcp-allow-remote)' },
+  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp on a non-loopback address' },
+  'max-line-bytes': { type: 'number', default: 1_048_576, desc: 'longest request line accepted' },
+  'max-connections': { type: 'number', default: 1024, desc: 'client connections served at once' },
+  'idle-timeout': { type: 'string', default: '0', desc: 'close connections silent this long (0: never)' },
+  spool: { type: 'string', desc: 'SQLite spool file, or :memory: to keep nothing across restarts' },
+  sync: { choices: ['normal', 'full'], default: 'normal', desc: 'normal survives a crash; full also power loss' },
+  'spool-max': { type: 'number', default: 10_000_000, desc: 'tokens the spool may hold before send answers busy' },
+  provider: { choices: ['fcm', 'gcm'], desc: 'push service: fcm (HTTP v1, default) or gcm (legacy)' },
+  credentials: { type: 'string', desc: 'Google service-account JSON file (fcm)' },
+  'project-id': { type: 'string', desc: "Firebase project id (default: the credentials file's)" },
+  'apikey-file': { type: 'string', desc: 'file holding the legacy server key (gcm)' },
+  apikey: { type: 'string', desc: 'the legacy server key itself (visible in ps; prefer --apikey-file)' },
+  'fcm-endpoint': { type: 'string', default: 'https://fcm.googleapis.com', desc: 'FCM v1 base URL' },
+  'gcm-endpoint': { type: 'string', default: 'https://fcm.googleapis.com/fcm/send', desc: 'legacy send URL' },
+  retries: { type: 'number', default: 2, desc: 'extra tries per token for retryable outcomes' },
+  'max-backoff': { type: 'string', default: '60s', desc: 'longest wait between tries (Retry-After may ask up to an hour)' },
+  'request-timeout': { type: 'string', default: '10s', desc: 'a request unanswered this long after it is sent is a network error' },
+  concurrency: { type: 'number', default: 2000, desc: 'requests to the push service in flight at once' },
+  connections: { type: 'number', default: 20, desc: 'connections to the push service (HTTP/2: up to 100 streams each)' },
+  'dry-run': { type: 'boolean', default: false, desc: 'ask the push service to validate without delivering' },
+  'drain-timeout': { type: 'string', default: '10s', desc: 'on SIGTERM, how long connections and requests in flight may take' },
+  'log-level': { choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
+} as const satisfies Record<string, Options>;
+
+/** GOCM_MAX_BACKOFF → max-backoff. */
+function optionOfVariable(name: string): string {
+  return name.slice('GOCM_'.length).toLowerCase().replace(/_/g, '-');
+}
+
+/**
+ * yargs would stop at an unknown GOCM_* variable with "Unknown argument: foo",
+ * which does not say where it came from; a deploy tool may set one. Name it.
+ */
+function checkEnvironment(env: NodeJS.ProcessEnv): void {
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('GOCM_')) continue;
+    const option = optionOfVariable(name);
+    if (option !== 'config' && !Object.hasOwn(OPTIONS, option)) {
+      throw new ConfigError(`the environment variable ${name} names no setting (GOCM_<FLAG> sets --<flag>, e.g. GOCM_RETRIES=3)`);
+    }
+  }
+}
+
 function parser(argv: readonly string[]) {
   return yargs([...argv])
     .scriptName('gocmd')
@@ -110,7 +167,7 @@ function parser(argv: readonly string[]) {
       try {
         text = readFileSync(path, 'utf8');
       } catch (error) {
-        throw new ConfigError(`--config: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+        throw new ConfigError(`--config: cannot read ${path}: ${errorCode(error) ?? 'error'}`);
       }
       try {
         return JSON.parse(text) as object;
@@ -119,33 +176,7 @@ function parser(argv: readonly string[]) {
         throw new ConfigError(`--config: ${path} is not valid JSON`);
       }
     })
-    .options({
-      socket: { type: 'string', default: '/run/gocm.sock', desc: 'Unix socket to listen on' },
-      'socket-mode': { type: 'string', default: '0660', desc: 'permissions of the socket file (octal)' },
-      tcp: { type: 'string', desc: 'also listen on HOST:PORT (loopback only unless --tcp-allow-remote)' },
-      'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp on a non-loopback address' },
-      'max-line-bytes': { type: 'number', default: 1_048_576, desc: 'longest request line accepted' },
-      'max-connections': { type: 'number', default: 1024, desc: 'client connections served at once' },
-      'idle-timeout': { type: 'string', default: '0', desc: 'close connections silent this long (0: never)' },
-      spool: { type: 'string', desc: 'SQLite spool file, or :memory: to keep nothing across restarts' },
-      sync: { choices: ['normal', 'full'], default: 'normal', desc: 'normal survives a crash; full also power loss' },
-      'spool-max': { type: 'number', default: 10_000_000, desc: 'tokens the spool may hold before send answers busy' },
-      provider: { choices: ['fcm', 'gcm'], desc: 'upstream: fcm (HTTP v1, default) or gcm (legacy)' },
-      credentials: { type: 'string', desc: 'Google service-account JSON file (fcm)' },
-      'project-id': { type: 'string', desc: "Firebase project id (default: the credentials file's)" },
-      'apikey-file': { type: 'string', desc: 'file holding the legacy server key (gcm)' },
-      apikey: { type: 'string', desc: 'the legacy server key itself (visible in ps; prefer --apikey-file)' },
-      'fcm-endpoint': { type: 'string', default: 'https://fcm.googleapis.com', desc: 'FCM v1 base URL' },
-      'gcm-endpoint': { type: 'string', default: 'https://fcm.googleapis.com/fcm/send', desc: 'legacy send URL' },
-      retries: { type: 'number', default: 2, desc: 'extra tries per token for retryable outcomes' },
-      'max-backoff': { type: 'string', default: '60s', desc: 'longest wait between tries (Retry-After may ask more)' },
-      'request-timeout': { type: 'string', default: '10s', desc: 'an upstream request slower than this is a network error' },
-      concurrency: { type: 'number', default: 2000, desc: 'upstream requests in flight at once' },
-      connections: { type: 'number', default: 20, desc: 'upstream connections in the pool (HTTP/2: up to 100 streams each)' },
-      'dry-run': { type: 'boolean', default: false, desc: 'ask the upstream to validate without delivering' },
-      'drain-timeout': { type: 'string', default: '10s', desc: 'on SIGTERM, wait this long for requests in flight' },
-      'log-level': { choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
-    })
+    .options(OPTIONS)
     .strict()
     .version(false)
     .help()
@@ -158,6 +189,7 @@ function parser(argv: readonly string[]) {
 
 /** Parse and validate; throws ConfigError. Prints help and returns undefined for --help. */
 export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Config | undefined> {
+  checkEnvironment(env);
   // --help and --version print and end the run; yargs must not exit the process for us.
   if (argv.includes('--help') || argv.includes('-h')) {
     await parser(argv).exitProcess(false).parseAsync();
@@ -201,7 +233,7 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     tcpAllowRemote: args['tcp-allow-remote'],
     maxLineBytes: wholeNumber('max-line-bytes', args['max-line-bytes'], 64),
     maxConnections: wholeNumber('max-connections', args['max-connections'], 1),
-    idleTimeoutMs: parseDuration('idle-timeout', args['idle-timeout']),
+    idleTimeoutMs: parseDuration('idle-timeout', args['idle-timeout'], true),
     spool: args.spool || defaultSpool(env),
     sync: args.sync as 'normal' | 'full',
     spoolMax: wholeNumber('spool-max', args['spool-max'], 1),

@@ -29,6 +29,12 @@ describe('configuration errors exit 2 with one clear line', () => {
     ['a bad endpoint', [...GCM, '--socket', socket, '--gcm-endpoint', 'ftp://x'], /--gcm-endpoint/],
     ['a bad env value', [...GCM, '--socket', socket], /--retries/, { GOCM_RETRIES: 'x' }],
     ['a missing --config file', [...GCM, '--socket', socket, '--config', join(dir, 'none.json')], /config/],
+    ['an unknown GOCM_* variable, named', [...GCM, '--socket', socket], /GOCM_FOO names no setting/, { GOCM_FOO: 'bar' }],
+    ['--request-timeout 0', [...GCM, '--socket', socket, '--request-timeout', '0'], /--request-timeout: "0" is shorter than 1 ms/],
+    ['--max-backoff 0', [...GCM, '--socket', socket, '--max-backoff', '0s'], /--max-backoff/],
+    ['--drain-timeout 0', [...GCM, '--socket', socket, '--drain-timeout', '0'], /--drain-timeout/],
+    ['a duration past what a timer can wait', [...GCM, '--socket', socket, '--request-timeout', '25d'], /not a duration/],
+    ['a duration past 2^31-1 ms', [...GCM, '--socket', socket, '--max-backoff', '600h'], /longer than a timer can wait/],
     ['a socket path in a missing directory', [...GCM, '--socket', join(dir, 'no', 'such', 'dir.sock')], /cannot listen/],
   ];
   for (const [name, args, message, env] of cases) {
@@ -197,21 +203,70 @@ describe('stopping', () => {
     assert.equal(setup.daemon.logs().filter((line) => line.msg === 'stopping').length, 1);
   });
 
-  test('lines that arrive while stopping get shutting_down and the connection closes', async (t) => {
+  test('an idle connection that sends after the stop gets shutting_down, and is closed once it half-closes', async (t) => {
     const setup = await startGcmDaemon(['--drain-timeout', '20s'], { behaviour: 'hang', latencyMs: 0 });
     t.after(() => setup.close());
     const client = await setup.daemon.connect();
     t.after(() => client.close());
     await client.request({ cmd: 'send', tokens: ['ok-hang'], payload: {} });
     setup.daemon.child.kill('SIGTERM');
-    // The daemon logs "stopping" before it closes connections; write once it has.
+    await setup.daemon.waitForLog('stopping');
+    const late = await client.request({ cmd: 'ping', id: 'late' });
+    assert.deepEqual([late.ok, late.id, (late.error as { code: string }).code], [false, 'late', 'shutting_down']);
+    const later = await client.request({ cmd: 'report', id: 'later' });
+    assert.equal((later.error as { code: string }).code, 'shutting_down', 'the connection stays open and answered until the client is done');
+    client.socket.end();
+    await client.closed();
+    assert.equal((await setup.daemon.exited).code, 0);
+  });
+
+  test('lines parked behind backpressure when the stop comes still get a reply each, in order', async (t) => {
+    const setup = await startGcmDaemon(['--drain-timeout', '20s'], { behaviour: 'hang', latencyMs: 0 });
+    t.after(() => setup.close());
+    const client = await setup.daemon.connect();
+    t.after(() => client.close());
+    const lines = 3000;
+    // A client that writes all at once and reads nothing until the daemon is stopping.
+    client.socket.pause();
+    const sent = Array.from({ length: lines }, (_, i) => JSON.stringify({ cmd: 'send', id: i, tokens: [`ok-parked-${i}`], payload: {} })).join('\n') + '\n';
+    await new Promise<void>((resolve) => client.socket.write(sent, () => resolve()));
+    setup.daemon.child.kill('SIGTERM');
+    await setup.daemon.waitForLog('stopping');
+    client.socket.resume();
+    client.socket.end();
+    const replies: Array<{ id: number; ok: boolean; code: string | undefined }> = [];
+    for (let line = await client.nextLine(); line !== undefined; line = await client.nextLine()) {
+      const reply = JSON.parse(line) as { id: number; ok: boolean; error?: { code: string } };
+      replies.push({ id: reply.id, ok: reply.ok, code: reply.error?.code });
+    }
+    assert.deepEqual(replies.map((reply) => reply.id), Array.from({ length: lines }, (_, i) => i), 'one reply per line, in order');
+    const accepted = replies.filter((reply) => reply.ok).length;
+    assert.ok(replies.slice(accepted).every((reply) => reply.code === 'shutting_down'), 'accepted first, then shutting_down');
+    assert.ok(accepted >= 1, 'what was received before the stop was served');
+    assert.equal((await setup.daemon.exited).code, 0);
+    const stopped = setup.daemon.logs().find((line) => line.msg === 'stopped; pending tokens stay in the spool');
+    assert.equal(stopped?.pending, accepted, 'every accepted send is in the spool, none of the refused');
+  });
+
+  test('one deadline for connections and requests: a stop with an idle client and a hung request ends within --drain-timeout', async (t) => {
+    const setup = await startGcmDaemon(['--drain-timeout', '1500ms'], { behaviour: 'hang', latencyMs: 0 });
+    t.after(() => setup.close());
+    const idle = await setup.daemon.connect();
+    t.after(() => idle.close());
+    await idle.request({ cmd: 'send', tokens: ['ok-hung'], payload: {} });
     await new Promise<void>((resolve) => {
-      const check = (): void => (setup.daemon.logs().some((line) => line.msg === 'stopping') ? resolve() : void setTimeout(check, 5));
+      const check = (): void => (setup.upstream.requests > 0 ? resolve() : void setImmediate(check));
       check();
     });
-    client.write({ cmd: 'ping', id: 'late' });
-    const line = await client.nextLine();
-    if (line !== undefined) assert.equal((JSON.parse(line) as { error: { code: string } }).error.code, 'shutting_down');
-    await client.closed();
+    setup.daemon.child.kill('SIGTERM');
+    await idle.closed();
+    assert.equal((await setup.daemon.exited).code, 0);
+    const logs = setup.daemon.logs();
+    const started = logs.find((line) => line.msg === 'stopping')?.time as number;
+    const stopped = logs.find((line) => line.msg === 'stopped; pending tokens stay in the spool');
+    assert.ok(stopped, 'stopped cleanly');
+    assert.equal(stopped.pending, 1, 'the abandoned request went back to the spool');
+    t.diagnostic(`stopped ${(stopped.time as number) - started} ms after it began`);
+    assert.ok(logs.some((line) => /drain deadline passed/.test(String(line.msg))));
   });
 });

@@ -1,7 +1,7 @@
 // The protocol's commands: a line in, its reply out. Dispatch is by the
 // `cmd` field to a method of the same name; validation lives in validate.ts.
 import { randomUUID } from 'node:crypto';
-import { ProtocolError } from '../errors.js';
+import { type ErrorCode, ProtocolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Report } from '../report.js';
 import type { Spool } from '../spool/spool.js';
@@ -54,6 +54,18 @@ export class Commands {
     } catch (error) {
       return this.failure(error, id);
     }
+  }
+
+  /** The reply to a line that will not be processed (the daemon is stopping): its id echoed when it has a good one. */
+  refuse(line: string, code: ErrorCode, message: string): string {
+    let id: RequestId;
+    try {
+      const request: unknown = JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line);
+      id = isObject(request) ? requestIdOf(request) : undefined;
+    } catch {
+      id = undefined;
+    }
+    return errorReply(code, id, message);
   }
 
   private async send(request: Request, id: RequestId): Promise<string> {

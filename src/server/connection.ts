@@ -15,6 +15,8 @@ export interface ConnectionOptions {
 
 /** Replies waiting (for a commit, or for the client to read) before we stop reading its lines. */
 const MAX_WAITING_REPLIES = 1024;
+/** After the drain deadline, how long a client that does not read its last replies keeps the connection. */
+const FINISH_LINGER_MS = 1000;
 
 /** A reply slot: its text once known. */
 interface Slot {
@@ -25,7 +27,12 @@ export class Connection {
   private readonly splitter: Transform;
   private readonly waiting: Slot[] = [];
   private inputEnded = false;
-  private closing = false;
+  /** The daemon is stopping: lines framed from now on get `shutting_down`. */
+  private stopping = false;
+  /** Lines framed before the stop but parked behind backpressure: they still get their normal replies. */
+  private framedBeforeStop = 0;
+  /** The drain deadline passed: nothing more is read; the connection ends once its replies are out. */
+  private finished = false;
   private paused = false;
   /** Replies of this turn of the event loop, written together. */
   private output = '';
@@ -60,10 +67,8 @@ export class Connection {
       return;
     }
     if (frame.trim() === '') return;
-    if (this.closing) {
-      this.answer(errorReply('shutting_down', undefined, 'gocmd is stopping; this line was not processed'));
-      this.stopReading();
-      this.endIfDone();
+    if (this.stopping && this.framedBeforeStop-- <= 0) {
+      this.answer(this.commands.refuse(frame, 'shutting_down', 'gocmd is stopping; this line was not processed'));
       return;
     }
     const reply = this.commands.handle(frame);
@@ -130,12 +135,12 @@ export class Connection {
   private resumeIfCaughtUp(): void {
     if (!this.paused || this.waiting.length >= MAX_WAITING_REPLIES / 2 || this.socket.writableNeedDrain) return;
     this.paused = false;
-    if (!this.closing) this.splitter.resume();
+    if (!this.finished) this.splitter.resume();
   }
 
-  /** Half-closed (or stopping) and every line answered: close our side. */
+  /** Half-closed (or past the drain deadline) and every line answered: close our side. */
   private endIfDone(): void {
-    if ((this.inputEnded || this.closing) && this.waiting.length === 0 && !this.socket.writableEnded) {
+    if ((this.inputEnded || this.finished) && this.waiting.length === 0 && !this.socket.writableEnded) {
       this.flushOutput();
       this.socket.end();
     }
@@ -160,13 +165,26 @@ export class Connection {
     this.socket.setTimeout(this.options.idleTimeoutMs);
   }
 
-  /** The daemon is stopping: answer what was received, refuse the rest, then close. */
+  /**
+   * The daemon is stopping (SPEC.md "Faults"): every line received so far
+   * gets its normal reply, those parked behind backpressure included; each
+   * line after it gets `shutting_down`. Reading goes on until the client
+   * half-closes or finish() is called at the deadline.
+   */
   shutdown(): void {
-    this.closing = true;
+    if (this.stopping) return;
+    this.stopping = true;
+    // In object mode readableLength counts frames: these were split before the stop.
+    this.framedBeforeStop = this.splitter.readableLength;
     this.endIfDone();
   }
 
-  destroy(): void {
-    this.socket.destroy();
+  /** The drain deadline: read no more; end once the replies owed are out, or a moment later. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopReading();
+    this.endIfDone();
+    setTimeout(() => this.socket.destroy(), FINISH_LINGER_MS).unref();
   }
 }

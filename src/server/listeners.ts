@@ -4,6 +4,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { type AddressInfo, createConnection, type Server } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { TcpAddress } from '../config.js';
+import { errorCode } from '../guards.js';
 
 /**
  * Connections the kernel may queue before we accept them (capped by
@@ -58,7 +59,7 @@ export async function listenUnix(server: Server, path: string, mode: number): Pr
   try {
     await listening(server, () => server.listen({ path, backlog: BACKLOG }));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const code = errorCode(error) ?? 'error';
     throw new ConfigError(`--socket: cannot listen on ${path}: ${code}`);
   } finally {
     process.umask(previous);
@@ -71,7 +72,7 @@ export async function listenTcp(server: Server, address: TcpAddress): Promise<st
   try {
     await listening(server, () => server.listen({ port: address.port, host: address.host, backlog: BACKLOG }));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const code = errorCode(error) ?? 'error';
     throw new ConfigError(`--tcp: cannot listen on ${address.host}:${address.port}: ${code}`);
   }
   const bound = server.address() as AddressInfo;

@@ -63,13 +63,17 @@ export class Server {
     for (const server of this.listeners) server.close();
   }
 
-  /** Answer what each connection has received, then close it; cut off what is left after `timeoutMs`. */
-  async closeConnections(timeoutMs: number): Promise<void> {
+  /**
+   * Tell every connection the daemon is stopping: each is answered and
+   * served `shutting_down` until its client half-closes, or until `deadline`
+   * (ms since the epoch), when it is finished: its owed replies go out and it ends.
+   */
+  async closeConnections(deadline: number): Promise<void> {
     for (const connection of this.connections) connection.shutdown();
     let timer: NodeJS.Timeout | undefined;
     const allClosed = Promise.all([...this.connections].map((connection) => connection.closed));
-    await Promise.race([allClosed, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    await Promise.race([allClosed, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
-    for (const connection of this.connections) connection.destroy();
+    for (const connection of this.connections) connection.finish();
   }
 }

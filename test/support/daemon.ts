@@ -140,6 +140,30 @@ export class DaemonProcess {
     return connect(this.socket);
   }
 
+  /** Resolves with the first log line whose `msg` matches, once it is printed (awaited on the output, not polled). */
+  waitForLog(msg: string | RegExp, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    const matches = (line: Record<string, unknown>): boolean => (typeof msg === 'string' ? line.msg === msg : msg.test(String(line.msg)));
+    return new Promise((resolve, reject) => {
+      const look = (): boolean => {
+        const found = this.logs().find(matches);
+        if (!found) return false;
+        cleanUp();
+        resolve(found);
+        return true;
+      };
+      const onData = (): void => void look();
+      const timer = setTimeout(() => {
+        cleanUp();
+        reject(new Error(`no log line ${String(msg)} within ${timeoutMs} ms:\n${this.output().slice(-2000)}`));
+      }, timeoutMs);
+      const cleanUp = (): void => {
+        clearTimeout(timer);
+        this.child.stdout?.off('data', onData);
+      };
+      if (!look()) this.child.stdout?.on('data', onData);
+    });
+  }
+
   /** One connection, one request, one reply. */
   async request(line: string | object): Promise<Reply> {
     const client = await this.connect();
