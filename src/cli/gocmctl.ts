@@ -2,7 +2,7 @@
 // run it (src/client/ctl.ts). Exit 0 ok, 1 an error reply, 2 usage, 3 unreachable.
 import yargs from 'yargs';
 import type { Address } from '../client/client.js';
-import { type CtlCommand, EXIT, runCtl } from '../client/ctl.js';
+import { type CtlCommand, EXIT, OUTPUT_LOST, runCtl } from '../client/ctl.js';
 import { tokensSource } from '../client/tokens.js';
 import { ConfigError, ERROR_CODES } from '../errors.js';
 import { parseTcp } from '../config.js';
@@ -156,6 +156,8 @@ async function main(): Promise<number> {
     return EXIT.usage;
   }
   if (!parsed) return EXIT.ok;
+  // Until a list to be cleared is printed, a reader that goes away is a failure: the list stays.
+  if ((parsed.command.name === 'canonical' || parsed.command.name === 'notregistered') && !parsed.command.keep) process.exitCode = OUTPUT_LOST;
   return runCtl(parsed.command, {
     address: parsed.address,
     json: parsed.json || !process.stdout.isTTY,
@@ -166,7 +168,7 @@ async function main(): Promise<number> {
   });
 }
 
-// A reader that goes away (| head) is not our failure.
+// A reader that goes away (| head) is not our failure, except while a list to be cleared is printed (above).
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
 });

@@ -1,6 +1,7 @@
 // What each gocmctl command does once its arguments are parsed: talk to the
 // daemon, print the replies (JSON lines or text for people), and decide the
 // exit status of SPEC.md.
+import { errorCode } from '../guards.js';
 import { type Address, ConnectionLostError, GocmClient, type Reply, UnreachableError } from './client.js';
 import { formatCanonical, formatError, formatNotRegistered, formatQueue, formatReport, formatSend } from './format.js';
 import { ProgressBar } from './progress.js';
@@ -21,13 +22,18 @@ export type CtlCommand =
   | { readonly name: 'report' | 'queue' | 'ping' }
   | { readonly name: 'canonical' | 'notregistered'; readonly keep: boolean };
 
+/** Where output goes; `done` hears whether the text was taken (a closed pipe says EPIPE). */
+export interface Output {
+  write(text: string, done?: (error?: Error | null) => void): unknown;
+}
+
 export interface CtlContext {
   readonly address: Address;
   /** JSON lines (--json, or stdout is not a terminal) rather than text. */
   readonly json: boolean;
   /** Draw a progress bar on stderr (it is a terminal). */
   readonly progress: boolean;
-  readonly stdout: { write(text: string): unknown };
+  readonly stdout: Output;
   readonly stderr: { write(text: string): unknown };
   /** Opens a tokens file or stdin; throws TokensFileError. */
   readonly openTokens: (path: string) => Promise<TokensSource>;
@@ -69,7 +75,57 @@ function print(context: CtlContext, reply: Reply, text: (reply: Reply) => string
   if (shown !== undefined) context.stdout.write(shown + '\n');
 }
 
+/** The exit status of a list that was read but could not be printed (it was left in place). */
+export const OUTPUT_LOST = EXIT.refused;
+
+/** Resolves once `text` was written to `output`; rejects if it could not be. */
+function written(output: Output, text: string): Promise<void> {
+  return new Promise((resolve, reject) => output.write(text, (error) => (error ? reject(error) : resolve())));
+}
+
+/**
+ * canonical / notregistered without --keep: read with `keep`, print, and
+ * only once the output took it, clear exactly what was printed. A reader
+ * that went away (| head -0) leaves the list as it was.
+ */
+async function carefulRead(command: Extract<CtlCommand, { name: 'canonical' | 'notregistered' }>, context: CtlContext): Promise<number> {
+  const client = await GocmClient.connect(context.address);
+  try {
+    const reply = await client.request({ cmd: command.name, keep: true });
+    if (!reply.ok) {
+      print(context, reply, () => undefined);
+      return EXIT.refused;
+    }
+    const entries = listed(command.name, reply);
+    const text = context.json ? JSON.stringify(reply) : (TEXT[command.name] as (reply: Reply) => string)(reply);
+    try {
+      await written(context.stdout, text + '\n');
+    } catch (error) {
+      context.stderr.write(`gocmctl: could not write the list (${errorCode(error) ?? String(error)}); it was left in place\n`);
+      return OUTPUT_LOST;
+    }
+    if (entries.length === 0) return EXIT.ok;
+    const cleared = await client.request({ cmd: command.name, clear: entries });
+    if (!cleared.ok) context.stderr.write(`gocmctl: the list was printed but not cleared: ${formatError(cleared)}\n`);
+    return cleared.ok ? EXIT.ok : EXIT.refused;
+  } finally {
+    await client.close();
+  }
+}
+
+/** What a list reply names: the not-registered tokens, or the originals of canonical replacements. */
+function listed(name: 'canonical' | 'notregistered', reply: Reply): string[] {
+  const entries = name === 'notregistered' ? reply.tokens : reply.canonical_replacements;
+  if (!Array.isArray(entries)) return [];
+  return entries.flatMap((entry: unknown) => {
+    if (typeof entry === 'string') return [entry];
+    const original = (entry as { original?: unknown } | null)?.original;
+    return typeof original === 'string' ? [original] : [];
+  });
+}
+
 async function simple(command: Exclude<CtlCommand, { name: 'send' }>, context: CtlContext): Promise<number> {
+  if ((command.name === 'canonical' || command.name === 'notregistered') && !command.keep) return carefulRead(command, context);
   const request = 'keep' in command && command.keep ? { cmd: command.name, keep: true } : { cmd: command.name };
   const client = await GocmClient.connect(context.address);
   try {

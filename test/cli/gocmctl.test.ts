@@ -2,6 +2,7 @@
 // gocmctl run as a child process (stdout a pipe, so JSON lines), its output
 // and exit status checked for each command and each kind of failure.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -227,6 +228,38 @@ describe('canonical and notregistered lists', () => {
     assert.deepEqual((await list('notregistered', true)).tokens, ['gone-1']);
     assert.deepEqual((await list('notregistered', false)).tokens, ['gone-1']);
     assert.deepEqual((await list('notregistered', false)).tokens, []);
+  });
+
+  for (const command of ['notregistered', 'canonical'] as const) {
+    test(`${command} whose output cannot be written (| head -0) exits non-zero and leaves the list`, async () => {
+      const token = command === 'canonical' ? 'canon-lost' : 'gone-lost';
+      assert.equal((await ctl(['send', '--token', token, '--payload', '{}'])).code, 0);
+      await setup.daemon.settled();
+      const child = spawn(process.execPath, [GOCMCTL, '--socket', setup.daemon.socket, command], { stdio: ['ignore', 'pipe', 'ignore'] });
+      // The reader is gone before anything is written, as `| head -0` is by the time the reply comes.
+      child.stdout.destroy();
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      assert.notEqual(code, 0);
+      const kept = await list(command, true);
+      const entries = command === 'canonical' ? (kept.canonical_replacements as Json[]).map((entry) => entry.original) : (kept.tokens as string[]);
+      assert.ok(entries.includes(token), `${token} is still listed: ${JSON.stringify(kept)}`);
+      await list(command, false);
+    });
+  }
+
+  test('clear removes exactly the entries named, and refuses what is not a list', async () => {
+    const client = await setup.daemon.connect();
+    try {
+      assert.equal((await ctl(['send', '--token', 'gone-a', '--token', 'gone-b', '--payload', '{}'])).code, 0);
+      await setup.daemon.settled();
+      assert.deepEqual(await client.request({ cmd: 'notregistered', clear: ['gone-a', 'gone-x'] }), { ok: true, cleared: 1 });
+      assert.deepEqual((await list('notregistered', true)).tokens, ['gone-b']);
+      const refused = await client.request({ cmd: 'notregistered', clear: 'gone-b' });
+      assert.equal((refused.error as Json).code, 'bad_request');
+      assert.deepEqual((await list('notregistered', false)).tokens, ['gone-b']);
+    } finally {
+      client.close();
+    }
   });
 });
 
