@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline, type Readable } from 'node:stream';
 import split2 from 'split2';
+import { errorCode } from '../guards.js';
 
 /** The legacy multicast limit, and so the size GoCM's users already batch at. */
 export const MAX_CHUNK_TOKENS = 1000;
@@ -47,7 +48,7 @@ export async function tokensSource(path: string, stdin: Readable): Promise<Token
     }
   } catch (error) {
     if (error instanceof TokensFileError) throw error;
-    throw new TokensFileError(`--tokens-file: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new TokensFileError(`--tokens-file: cannot read ${path}: ${errorCode(error) ?? String(error)}`);
   }
   return { name: path, rereadable: isFile, open: () => createReadStream(path) };
 }
@@ -63,7 +64,7 @@ export async function* tokenLines(input: Readable, name: string): AsyncGenerator
       if (token !== '') yield token;
     }
   } catch (error) {
-    throw new TokensFileError(`--tokens-file: cannot read ${name}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new TokensFileError(`--tokens-file: cannot read ${name}: ${errorCode(error) ?? String(error)}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { type CheckpointMessage, type CheckpointWorkerData, Shared } from './checkpointer.js';
+import { errorCode } from '../guards.js';
 
 /** The row of PRAGMA wal_checkpoint: frames in the WAL and frames copied to the database. */
 interface CheckpointResult {
@@ -106,7 +107,7 @@ function run(): CheckpointResult | undefined {
     return (db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0];
   } catch (error) {
     // Busy: try again later. Anything else ends the thread; the spool then checkpoints itself.
-    const code = (error as { code?: unknown }).code;
+    const code = errorCode(error);
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return undefined;
     throw error;
   }

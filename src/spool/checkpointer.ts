@@ -1,31 +1,13 @@
-// WAL checkpoints off the event loop. With auto-checkpoints on, one commit in
-// ~1,000 pages also copied the WAL into the database and synced it: at ~10
-// sends a commit, 33 commits in 6,000 took 9–11 ms (the p99 of an
-// acknowledgement was 9 ms) and none over 5 ms without them. So the main
-// connection never checkpoints (wal_autocheckpoint = 0, schema.ts), and a
-// worker thread with its own connection to the file does (checkpoint-worker.ts):
-// PASSIVE checkpoints, which never block a commit, when enough was written or
-// a while after the last write.
-//
-// A PASSIVE checkpoint copies the frames that were in the WAL when it began;
-// under steady load a commit always comes meanwhile, the WAL is never found
-// wholly copied, so the next commit never writes it from its start again,
-// and it grows without bound. Once it is long, the worker closes a gate that
-// the two threads share, waits for the write transaction in progress (if
-// any) to end, and copies the last few frames; a group commit that finds the
-// gate closed waits without blocking (adds keep joining the group), and goes
-// when the worker opens it again, a few milliseconds later at most (two
-// syncs); it then finds the WAL wholly copied and starts it over. At the
-// ingest benchmark's 10,000 sends a second that happened about once a second
-// and kept the p99 of an acknowledgement at 1.2–1.4 ms. A RESTART checkpoint
-// would also start the WAL over, but holds the write lock while it syncs: a
-// commit that ran into it waited in SQLite's busy handler, which sleeps 1, 2,
-// 5, 10 ms… with the event loop stopped (commits of 10 sends back to back,
-// test/bench/spool-commit.ts: the slowest took 21 ms that way, 2.6 ms with the
-// gate). SQLite's own locks keep the file right whatever the gate says.
-//
-// If the thread cannot start or dies, that is logged and the main connection
-// goes back to SQLite's auto-checkpoints: slower commits, never a stopped daemon.
+// WAL checkpoints off the event loop. A checkpoint inside a commit syncs the
+// database file: with SQLite's auto-checkpoints, 33 of 6,000 commits took
+// 9–11 ms (test/bench/ingest.ts, p99 9 ms; 1.2–1.4 ms without). So the main
+// connection never checkpoints (schema.ts) and a worker thread with its own
+// connection (checkpoint-worker.ts) runs PASSIVE ones, which never block a
+// commit. Under steady load a PASSIVE checkpoint never finds the WAL wholly
+// copied, so the WAL would grow without bound: once it is long the worker
+// closes a gate that group commits wait on without blocking (a few ms), copies
+// the last frames, and the next commit starts the WAL over. If the thread
+// cannot run, commits checkpoint on the main thread again: slower, never stopped.
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 
@@ -85,10 +67,11 @@ const GATE_WAIT_MS = 1000;
 const FALLBACK_AUTOCHECKPOINT = 1000;
 
 export class Checkpointer {
-  private readonly shared = new Int32Array(new SharedArrayBuffer(Shared.Slots * 4));
+  /** The memory both threads share (Shared's slots); a test may close the gate as the thread does. */
+  readonly shared = new Int32Array(new SharedArrayBuffer(Shared.Slots * 4));
   private worker: Worker | undefined;
   /** Whether the thread has begun running its code: until then, stop() need not wait for it. */
-  private online = false;
+  private isOnline = false;
   private stopping: Promise<void> | undefined;
   private gateWaiters: Array<() => void> = [];
   private gateTimer: NodeJS.Timeout | undefined;
@@ -110,9 +93,9 @@ export class Checkpointer {
       return;
     }
     const worker = this.worker;
-    worker.once('online', () => (this.online = true));
+    worker.once('online', () => (this.isOnline = true));
     worker.on('message', (message: CheckpointMessage) => {
-      if (message === 'open') this.opened();
+      if (message === 'open') this.gateOpened();
     });
     worker.on('error', (error) => {
       if (this.worker === worker) this.fallBack(error);
@@ -125,6 +108,16 @@ export class Checkpointer {
   /** True while the worker does the checkpoints. */
   get running(): boolean {
     return this.worker !== undefined;
+  }
+
+  /** The checkpoint thread, while it runs. */
+  get thread(): Worker | undefined {
+    return this.worker;
+  }
+
+  /** Whether the thread has begun running its code. */
+  get online(): boolean {
+    return this.isOnline;
   }
 
   /** Count `bytes` more written to the WAL: past the threshold, the worker checkpoints without waiting for its interval. */
@@ -157,7 +150,7 @@ export class Checkpointer {
   /** Resolves when the gate opens, or after GATE_WAIT_MS. */
   whenOpen(): Promise<void> {
     if (Atomics.load(this.shared, Shared.Gate) === 0) return Promise.resolve();
-    this.gateTimer ??= setTimeout(() => this.opened(), GATE_WAIT_MS);
+    this.gateTimer ??= setTimeout(() => this.gateOpened(), GATE_WAIT_MS);
     return new Promise((resolve) => this.gateWaiters.push(resolve));
   }
 
@@ -172,7 +165,7 @@ export class Checkpointer {
     if (!worker) return;
     try {
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      if (!this.online) {
+      if (!this.isOnline) {
         // A spool closed as soon as opened: no need to wait for the thread to start
         // only to stop it. Ending it anywhere is safe: it writes no rows, and a
         // checkpoint cut short is only done again.
@@ -192,11 +185,12 @@ export class Checkpointer {
       }
     } finally {
       this.worker = undefined;
-      this.opened();
+      this.gateOpened();
     }
   }
 
-  private opened(): void {
+  /** The gate is open again (the thread said so, or it is gone): group commits waiting for it go. */
+  gateOpened(): void {
     clearTimeout(this.gateTimer);
     this.gateTimer = undefined;
     // Only the worker closes the gate; once it is gone, nothing must keep it closed.
@@ -208,7 +202,7 @@ export class Checkpointer {
 
   private fallBack(error: unknown): void {
     this.worker = undefined;
-    this.opened();
+    this.gateOpened();
     // Stopping anyway: the main connection checkpoints as it closes.
     if (this.stopping) return;
     this.log.warn({ err: error }, 'the spool checkpoint thread failed; commits checkpoint on the main thread from now on');

@@ -1,15 +1,9 @@
-// One daemon per spool: two would deliver every token twice. The spool itself
-// runs in locking_mode NORMAL, so that a second connection (the checkpointer,
-// checkpointer.ts) can share it; the claim to it is a lock on a companion file,
-// `<spool>.lock`, held from open to close.
-//
-// The lock is SQLite's own: a connection in locking_mode EXCLUSIVE keeps the
-// exclusive lock its first write transaction takes until it closes. On Unix
-// that is an fcntl() lock, which the kernel drops when the process dies, so a
-// daemon killed with SIGKILL leaves nothing that blocks the next start; and
-// SQLite keeps the connections of one process from sharing it, so a second
-// SqliteSpool in the same process is refused as another daemon would be.
-// The file stays in place when the daemon stops: removing it could let two
+// One daemon per spool: two would deliver every token twice. The spool runs in
+// locking_mode NORMAL so the checkpointer's connection can share it; the claim
+// is SQLite's own exclusive lock on a companion file, `<spool>.lock`, held by
+// a connection in locking_mode EXCLUSIVE until it closes. It is an fcntl()
+// lock, which the kernel drops when the process dies (kill -9 leaves nothing
+// behind). The file stays when the daemon stops: removing it could let two
 // daemons lock two different files under one name.
 import Database from 'better-sqlite3';
 

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
 import { lockPath, lockSpool, type SpoolLock } from './lock.js';
+import { errorCode } from '../guards.js';
 
 /** Bumped with every change below; older files are migrated, newer ones refused. */
 const SCHEMA_VERSION = 1;
@@ -67,7 +68,7 @@ export function openDatabase<T>(path: string, sync: 'normal' | 'full', now: numb
   try {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const code = errorCode(error) ?? String(error);
     throw new ConfigError(`--spool: cannot create the directory ${directory}: ${FILE_ERRORS[code] ?? 'failed'} (${code})`);
   }
   checkAccess(path, directory);
@@ -76,7 +77,7 @@ export function openDatabase<T>(path: string, sync: 'normal' | 'full', now: numb
   try {
     lock = lockSpool(path);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
+    const code = errorCode(error);
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new ConfigError(inUse(path));
     if (code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
       // Only a power cut as it was first written could do it: it holds nothing but a lock.
@@ -106,7 +107,7 @@ export function openDatabase<T>(path: string, sync: 'normal' | 'full', now: numb
 // obscure "disk I/O error"; the WAL file needs the directory writable too.
 function checkAccess(path: string, directory: string): void {
   const fail = (what: string, error: unknown): never => {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const code = errorCode(error) ?? String(error);
     throw new ConfigError(`--spool: ${what}: ${FILE_ERRORS[code] ?? 'failed'} (${code})`);
   };
   try {
@@ -123,7 +124,7 @@ function checkFile(path: string): void {
   try {
     accessSync(path, constants.R_OK | constants.W_OK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const code = errorCode(error) ?? String(error);
     throw new ConfigError(`--spool: cannot read and write ${path}: ${FILE_ERRORS[code] ?? 'failed'} (${code})`);
   }
 }
@@ -178,7 +179,7 @@ function inUse(path: string): string {
 }
 
 function explain(path: string, error: unknown): string {
-  const code = (error as { code?: unknown }).code;
+  const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code !== 'string') return `--spool: cannot open ${path}: ${message}`;
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {

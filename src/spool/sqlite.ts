@@ -1,6 +1,7 @@
 // The durable spool: better-sqlite3 in WAL mode. An acknowledged send is never
 // lost: add() resolves only after its commit, and sends arriving together share one.
 import type Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../clock.js';
 import { SpoolFullError, SpoolUnavailableError } from '../errors.js';
 import { errorCode } from '../guards.js';
 import type { Message, MessageContent } from '../message.js';
@@ -19,6 +20,8 @@ export interface SqliteSpoolOptions {
   readonly log?: SpoolLog;
   /** When the checkpoint thread checkpoints: DEFAULT_CHECKPOINT_POLICY unless a test says otherwise. */
   readonly checkpoints?: CheckpointPolicy;
+  /** The time sends are accepted at; the system clock unless a test turns its own. */
+  readonly clock?: Clock;
 }
 
 /** Warnings on stderr, for a spool given no logger. */
@@ -45,7 +48,9 @@ export class SqliteSpool implements Spool {
   private readonly sql: SpoolStatements;
   /** The spool's lock (lock.ts), released last. */
   private readonly lock: SpoolLock;
-  private readonly checkpointer: Checkpointer;
+  /** The checkpoint thread's keeper: whether it runs is worth a look (diagnostics, tests). */
+  readonly checkpointer: Checkpointer;
+  private readonly clock: Clock;
   private readonly inflight = new InFlight<Place>();
   /** Committed tokens not yet final, kept in step with commits: pending() reads no rows. */
   private total: number;
@@ -66,7 +71,8 @@ export class SqliteSpool implements Spool {
     readonly path: string,
     private readonly options: SqliteSpoolOptions,
   ) {
-    ({ db: this.db, prepared: this.sql, lock: this.lock } = openDatabase(path, options.sync, Date.now(), prepareStatements));
+    this.clock = options.clock ?? systemClock;
+    ({ db: this.db, prepared: this.sql, lock: this.lock } = openDatabase(path, options.sync, this.clock.now(), prepareStatements));
     const census = this.sql.census.get() as { total: number; retrying: number };
     this.total = census.total;
     this.recovered = census.total;
@@ -118,7 +124,7 @@ export class SqliteSpool implements Spool {
     this.batchTokens = 0;
     this.batchBytes = 0;
     try {
-      this.sql.insert(batch, Date.now());
+      this.sql.insert(batch, this.clock.now());
     } catch (error) {
       const failure = writeFailure(error);
       for (const add of batch) add.reject(failure);
@@ -191,6 +197,11 @@ export class SqliteSpool implements Spool {
     } finally {
       this.checkpointer.leave();
     }
+  }
+
+  /** Run a PRAGMA on the spool's connection, e.g. to read `synchronous` (diagnostics, tests). */
+  pragma(source: string): unknown {
+    return this.db.pragma(source, { simple: true });
   }
 
   nextDueAt(): Promise<number | undefined> {

@@ -25,15 +25,8 @@ export interface Place {
   readonly attempts: number;
 }
 
-// Rows go in 100 to a statement: adding 1M tokens in sends of 1,000 took 4.1 s
-// of CPU one row a statement, 2.6 s this way (json_each: 2.7 s); 200,000 sends
-// of one token, 1,000 a commit, 2.1 s before messages went this way too, 1.75 s after.
-// The rows short of a hundred went in one statement a row; they too go in one
-// statement now, made for their number (below). Commits of one-token sends,
-// checkpoints aside (test/bench/spool-commit.ts has the whole flush): 10 a
-// commit, as at the ingest benchmark's paced 10,000 sends a second, 104 µs a
-// commit before, 80 µs after; 100 a commit, 442 → 410 µs; 4,096, no change.
-// 50, 250 or 500 rows a statement instead of 100 made no difference we could see.
+// Rows go in 100 to a statement: 1M tokens in sends of 1,000 took 4.1 s of CPU
+// one row a statement, 2.6 s this way (test/bench/spool-commit.ts).
 const ROWS_PER_INSERT = 100;
 
 /** `INSERT INTO table (columns) VALUES (?, …)`, `rows` times over. */

@@ -4,15 +4,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { ERROR_CODES } from '../../src/errors.js';
+import { isObject } from '../../src/guards.js';
 import { type DaemonProcess, LineClient, type Reply } from '../support/daemon.js';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export function errorCode(reply: Reply): string | undefined {
   const error = reply.error;
-  return isRecord(error) && typeof error.code === 'string' ? error.code : undefined;
+  return isObject(error) && typeof error.code === 'string' ? error.code : undefined;
 }
 
 /**
@@ -28,11 +26,11 @@ export function wellFormed(line: string | undefined, context: string): Reply {
   } catch {
     assert.fail(`${context}: the reply is not JSON: ${line.slice(0, 300)}`);
   }
-  assert.ok(isRecord(reply), `${context}: the reply is not an object: ${line.slice(0, 300)}`);
+  assert.ok(isObject(reply), `${context}: the reply is not an object: ${line.slice(0, 300)}`);
   assert.equal(typeof reply.ok, 'boolean', `${context}: "ok" is not a boolean: ${line.slice(0, 300)}`);
   if (reply.ok === false) {
     const error = reply.error;
-    assert.ok(isRecord(error), `${context}: an error reply without "error": ${line.slice(0, 300)}`);
+    assert.ok(isObject(error), `${context}: an error reply without "error": ${line.slice(0, 300)}`);
     assert.ok(typeof error.code === 'string' && error.code in ERROR_CODES, `${context}: unknown error code: ${line.slice(0, 300)}`);
     assert.ok(typeof error.message === 'string' && error.message.length > 0, `${context}: no message: ${line.slice(0, 300)}`);
     assert.notEqual(error.code, 'internal', `${context}: an internal error: ${line.slice(0, 300)}`);
@@ -42,8 +40,7 @@ export function wellFormed(line: string | undefined, context: string): Reply {
 
 /**
  * The report accounts for exactly the tokens the test saw accepted: `attempts`
- * is derived from the other counters, so it equals `accepted` only if every
- * accepted token is counted once as a success, a failure or pending.
+ * counts them, and each is counted once as a success, a failure or pending.
  */
 export function assertCountersMatch(report: Reply, accepted: number): void {
   const [attempts, recovered, successes, failures, pending] = ['attempts', 'recovered', 'successes', 'failures', 'pending'].map((key) => {

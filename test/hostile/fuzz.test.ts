@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import type { LineClient, Reply } from '../support/daemon.js';
 import { type GcmSetup, startGcmDaemon } from '../support/gcm-daemon.js';
 import { assertCountersMatch, errorCode, wellFormed } from './checks.js';
+import { isObject } from '../../src/guards.js';
 
 const SEED = Number(process.env.GOCM_FUZZ_SEED ?? Math.floor(Math.random() * 0x7fffffff));
 const RUNS = Number(process.env.GOCM_FUZZ_RUNS ?? 80);
@@ -164,9 +165,6 @@ function expectationOf(line: Buffer): Expectation {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function show(line: Buffer): string {
   const text = JSON.stringify(line.toString('latin1'));
