@@ -5,8 +5,7 @@
 //   node dist/test/support/fake-apns.js --port 0 --latency-ms 200
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http2 from 'node:http2';
-import type { Socket } from 'node:net';
+import type http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,11 +13,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateApnsKey, writeApnsKey } from './apns-key.js';
 import {
-  deviceTokenOf, duplicateHeader, maxPayloadBytes, parseApnsHeaders, parsePayload, verifyProviderToken,
+  deviceTokenOf, duplicateHeader, maxPayloadBytes, parseApnsHeaders, parsePayload, providerTokenAge, verifyProviderToken,
   type ApnsVerificationKey, type ProviderToken,
 } from './apns-rules.js';
+import { FakeServer, headerValue, readBody, Records, regularHeaders } from './fake-server.js';
 import { isRefusal, refuse, type Refusal } from './refusal.js';
-import { makeTlsFixture } from './tls.js';
 
 export interface ApnsAnswer {
   /** 200, or Apple's error status. */
@@ -140,56 +139,22 @@ export interface FakeApns {
   close(): Promise<void>;
 }
 
-interface Waiter {
-  readonly match: (record: ApnsRequestRecord) => boolean;
-  readonly resolve: (record: ApnsRequestRecord) => void;
-  readonly reject: (error: Error) => void;
-}
-
 /** A random device token shaped like Apple's: 64 hex digits. */
 export const randomDeviceToken = (): string => randomBytes(32).toString('hex');
 
-const headerValue = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
-
-function regularHeaders(headers: http2.IncomingHttpHeaders): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const text = headerValue(value);
-    if (!name.startsWith(':') && text !== undefined) result[name] = text;
-  }
-  return result;
-}
-
-/** The body, but never more than `limit + 1` bytes of it: enough to know it is too large. */
-async function readBody(stream: http2.ServerHttp2Stream, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    if (length > limit) continue;
-    chunks.push(chunk);
-    length += chunk.length;
-  }
-  return Buffer.concat(chunks);
-}
-
 export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns> {
   const now = options.now ?? Date.now;
-  const maxRecords = options.maxRecords ?? 10_000;
-  const tls = makeTlsFixture();
+  const upstream = new FakeServer(options);
   let keys = options.keys;
   const scripts = new Map<string, { readonly from: number; readonly answers: readonly ApnsAnswer[] }>();
-  const requests: ApnsRequestRecord[] = [];
+  const requests = new Records<ApnsRequestRecord>(options.maxRecords ?? 10_000, 'fake APNs');
   const tries = new Map<string, number>();
   const providerTokens: ProviderTokenRecord[] = [];
   const acceptedJwts = new Set<string>();
   /** Per key id: a JWT issued at or before this second is stale. */
   const staleUpTo = new Map<string, number>();
   const requestsByHttpVersion = new Map<string, number>();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  let waiters: Waiter[] = [];
-  let connections = 0;
+  let sessions = 0;
   let refusedConnections = 0;
   let inFlight = 0;
   let peakInFlight = 0;
@@ -200,6 +165,18 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
     const script = options.script;
     if (typeof script === 'function') return script(token, attempt) ?? apnsAnswers.success;
     return script?.[token]?.[attempt - 1] ?? apnsAnswers.success;
+  }
+
+  /** Verified signatures by authorization header; cleared when the keys change. */
+  const signatures = new Map<string, ProviderToken | Refusal>();
+  function authenticate(authorization: string | undefined): ProviderToken | Refusal {
+    let signed = signatures.get(authorization ?? '');
+    if (!signed) {
+      signed = verifyProviderToken(authorization, keys);
+      if (signatures.size >= 10_000) signatures.clear();
+      signatures.set(authorization ?? '', signed);
+    }
+    return isRefusal(signed) ? signed : (providerTokenAge(signed, now()) ?? signed);
   }
 
   const isStale = (token: { kid: string; iat: number }) => token.iat <= (staleUpTo.get(token.kid) ?? -Infinity);
@@ -230,7 +207,7 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
     if (isRefusal(token)) return { token: undefined, answer: token };
     const duplicate = duplicateHeader(rawHeaders);
     if (duplicate) return { token, answer: duplicate };
-    const providerToken = verifyProviderToken(headerValue(headers.authorization), keys, now());
+    const providerToken = authenticate(headerValue(headers.authorization));
     if (isRefusal(providerToken)) return { token, answer: providerToken };
     const notAdmitted = admit(providerToken);
     if (notAdmitted) return { token, providerToken, answer: notAdmitted };
@@ -244,16 +221,6 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
     const answer = scripted(token, attempt);
     if (answer.expireProviderToken) staleUpTo.set(providerToken.kid, Math.max(providerToken.iat, staleUpTo.get(providerToken.kid) ?? -Infinity));
     return { token, providerToken, payload, answer, attempt };
-  }
-
-  function record(entry: ApnsRequestRecord): void {
-    if (maxRecords > 0) {
-      if (requests.length >= maxRecords) requests.shift();
-      requests.push(entry);
-    }
-    const ready = waiters.filter((waiter) => waiter.match(entry));
-    waiters = waiters.filter((waiter) => !ready.includes(waiter));
-    for (const waiter of ready) waiter.resolve(entry);
   }
 
   function respond(stream: http2.ServerHttp2Stream, answer: ApnsAnswer, apnsId: string): void {
@@ -274,36 +241,22 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
     requestsByHttpVersion.set('2.0', (requestsByHttpVersion.get('2.0') ?? 0) + 1);
     const method = headerValue(headers[':method']) ?? '';
     const path = headerValue(headers[':path']) ?? '';
-    const body = await readBody(stream, maxPayloadBytes('voip'));
+    const body = await readBody(stream as AsyncIterable<Buffer>, maxPayloadBytes('voip'));
     const checked = check(method, path, headers, rawHeaders, body);
     const apnsId = headerValue(headers['apns-id']) ?? randomUUID().toUpperCase();
     const signer = checked.providerToken;
-    record({
+    requests.add({
       token: checked.token, method, path, headers: regularHeaders(headers), payload: checked.payload,
       providerToken: signer && { kid: signer.kid, iss: signer.iss, iat: signer.iat },
       attempt: checked.attempt, status: checked.answer.hang ? 0 : checked.answer.status, reason: checked.answer.reason,
       apnsId, connection, receivedAt, receivedAtPerf,
     });
-    if (checked.answer.hang) return;
-    if (!options.latencyMs) return respond(stream, checked.answer, apnsId);
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      respond(stream, checked.answer, apnsId);
-    }, options.latencyMs);
-    timers.add(timer);
+    if (!checked.answer.hang) upstream.later(() => respond(stream, checked.answer, apnsId));
   }
 
-  const server = http2.createSecureServer({
-    key: tls.key,
-    cert: tls.cert,
-    settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? 100 },
-  });
+  const { server } = upstream;
   server.on('session', (session) => {
-    connections += 1;
-    const connection = connections;
-    sessions.add(session);
-    session.on('close', () => sessions.delete(session));
-    session.on('error', () => undefined);
+    const connection = (sessions += 1);
     session.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: readonly string[]) => {
       inFlight += 1;
       peakInFlight = Math.max(peakInFlight, inFlight);
@@ -312,10 +265,6 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
       handle(stream, headers, rawHeaders, connection).catch(() => stream.destroy());
     });
   });
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
   // Apple speaks HTTP/2 only. A client offering ALPN without h2 fails the
   // handshake; one offering no ALPN at all is dropped at once, not after node's 10 s grace.
   server.on('tlsClientError', () => (refusedConnections += 1));
@@ -323,22 +272,17 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
     refusedConnections += 1;
     socket.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  let closing: Promise<void> | undefined;
+  const url = await upstream.listen();
 
   return {
-    url: `https://127.0.0.1:${port}`,
-    caFile: tls.caFile,
-    ca: tls.cert,
-    requests,
+    url,
+    caFile: upstream.tls.caFile,
+    ca: upstream.tls.cert,
+    requests: requests.kept,
     tries,
     providerTokens,
     get connections() {
-      return connections;
+      return sessions;
     },
     requestsByHttpVersion,
     get refusedConnections() {
@@ -350,25 +294,15 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
     get peakInFlight() {
       return peakInFlight;
     },
-    setKeys: (next) => void (keys = next),
-    script: (token, answers) => void scripts.set(token, { from: (tries.get(token) ?? 0) + 1, answers }),
-    waitForRequest(match = () => true) {
-      const kept = requests.find(match);
-      if (kept) return Promise.resolve(kept);
-      if (closing) return Promise.reject(new Error('fake APNs closed'));
-      return new Promise((resolve, reject) => waiters.push({ match, resolve, reject }));
+    setKeys(next) {
+      keys = next;
+      signatures.clear();
     },
+    script: (token, answers) => void scripts.set(token, { from: (tries.get(token) ?? 0) + 1, answers }),
+    waitForRequest: (match) => requests.waitFor(match),
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        for (const waiter of waiters) waiter.reject(new Error('fake APNs closed'));
-        waiters = [];
-        server.close(() => resolve());
-        // Hung streams and idle sessions would hold close() open.
-        for (const session of sessions) session.destroy();
-        for (const socket of sockets) socket.destroy();
-      }).finally(() => tls.remove());
-      return closing;
+      requests.close();
+      return upstream.close();
     },
   };
 }

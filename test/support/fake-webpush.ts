@@ -8,18 +8,17 @@
 import { createECDH, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
-import http2 from 'node:http2';
-import type { Socket } from 'node:net';
+import type http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { FakeServer, headerValue, readBody, Records, regularHeaders } from './fake-server.js';
 import { isRefusal, type Refusal } from './refusal.js';
-import { makeTlsFixture } from './tls.js';
 import {
-  createUserAgentKeys, decryptPush, MAX_BODY_BYTES, parsePushHeaders, verifyVapid,
-  type PushHeaders, type UserAgentKeys, type VapidClaims,
+  checkVapidClaims, createUserAgentKeys, decryptPush, MAX_BODY_BYTES, parsePushHeaders, verifyVapidSignature,
+  type PushHeaders, type SignedVapid, type UserAgentKeys, type VapidClaims,
 } from './webpush-rules.js';
 
 export interface WebPushAnswer {
@@ -131,37 +130,8 @@ interface Subscription {
   readonly received: WebPushRequestRecord[];
 }
 
-interface Waiter {
-  readonly match: (record: WebPushRequestRecord) => boolean;
-  readonly resolve: (record: WebPushRequestRecord) => void;
-  readonly reject: (error: Error) => void;
-}
-
 type Request = http2.Http2ServerRequest;
 type Response = http2.Http2ServerResponse;
-
-const headerValue = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
-
-function headersOf(request: Request): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    const text = headerValue(value);
-    if (!name.startsWith(':') && text !== undefined) result[name] = text;
-  }
-  return result;
-}
-
-/** The body, but never more than `limit + 1` bytes of it: enough to know it is too large. */
-async function readBody(request: Request, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    if (length > limit) continue;
-    chunks.push(chunk);
-    length += chunk.length;
-  }
-  return Buffer.concat(chunks);
-}
 
 function parseJson(text: string): unknown {
   try {
@@ -173,17 +143,11 @@ function parseJson(text: string): unknown {
 
 export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promise<FakeWebPush> {
   const now = options.now ?? Date.now;
-  const maxRecords = options.maxRecords ?? 10_000;
-  const tls = makeTlsFixture();
+  const upstream = new FakeServer({ ...options, allowHTTP1: options.allowHTTP1 ?? true });
   const subscriptions = new Map<string, Subscription>();
-  const requests: WebPushRequestRecord[] = [];
+  const requests = new Records<WebPushRequestRecord>(options.maxRecords ?? 10_000, 'fake Web Push');
   const tries = new Map<string, number>();
   const requestsByHttpVersion = new Map<string, number>();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  let waiters: Waiter[] = [];
-  let connections = 0;
   let inFlight = 0;
   let peakInFlight = 0;
   let messageIds = 0;
@@ -197,6 +161,19 @@ export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promis
     readonly plaintext?: Buffer;
     readonly attempt?: number;
   }
+  /** Verified signatures by authorization header: an application server reuses its token for hours. */
+  const signatures = new Map<string, SignedVapid | Refusal>();
+  function authenticate(request: Request, subscription: Subscription): VapidClaims | Refusal {
+    const authorization = headerValue(request.headers.authorization) ?? '';
+    let signed = signatures.get(authorization);
+    if (!signed) {
+      signed = verifyVapidSignature(authorization);
+      if (signatures.size >= 10_000) signatures.clear();
+      signatures.set(authorization, signed);
+    }
+    return isRefusal(signed) ? signed : checkVapidClaims(signed, url, now(), subscription.applicationServerKey);
+  }
+
   const refused = (refusal: Refusal, rest: Omit<Checked, 'answer' | 'reason'> = {}): Checked => ({ ...rest, answer: { status: refusal.status }, reason: refusal.reason });
 
   /** A push service's order: the resource, who sends, the headers, the size; then the browser decrypts. */
@@ -204,7 +181,7 @@ export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promis
     if (!subscription) return { answer: webPushAnswers.notFound, reason: 'no such subscription' };
     if (request.method !== 'POST') return { answer: { status: 405, headers: { allow: 'POST' } }, reason: 'push with POST' };
     if (!subscription.active) return { answer: webPushAnswers.gone, reason: 'unsubscribed' };
-    const vapid = verifyVapid(headerValue(request.headers.authorization), url, now(), subscription.applicationServerKey);
+    const vapid = authenticate(request, subscription);
     if (isRefusal(vapid)) return refused(vapid);
     const push = parsePushHeaders((name) => headerValue(request.headers[name]), body.length > 0);
     if (isRefusal(push)) return refused(push, { vapid });
@@ -220,13 +197,7 @@ export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promis
 
   function record(entry: WebPushRequestRecord, subscription: Subscription | undefined): void {
     if (subscription && entry.plaintext !== undefined) subscription.received.push(entry);
-    if (maxRecords > 0) {
-      if (requests.length >= maxRecords) requests.shift();
-      requests.push(entry);
-    }
-    const ready = waiters.filter((waiter) => waiter.match(entry));
-    waiters = waiters.filter((waiter) => !ready.includes(waiter));
-    for (const waiter of ready) waiter.resolve(entry);
+    requests.add(entry);
   }
 
   function respond(response: Response, checked: Checked): void {
@@ -251,31 +222,20 @@ export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promis
     requestsByHttpVersion.set(request.httpVersion, (requestsByHttpVersion.get(request.httpVersion) ?? 0) + 1);
     const path = request.url;
     const subscription = subscriptions.get(`${url}${path}`);
-    const body = await readBody(request, MAX_BODY_BYTES);
+    const body = await readBody(request as AsyncIterable<Buffer>, MAX_BODY_BYTES);
     const checked = check(request, subscription, body);
     record({
-      endpoint: `${url}${path}`, method: request.method, httpVersion: request.httpVersion, headers: headersOf(request),
+      endpoint: `${url}${path}`, method: request.method, httpVersion: request.httpVersion, headers: regularHeaders(request.headers),
       push: checked.push, vapid: checked.vapid, bodyBytes: body.length,
       plaintext: checked.plaintext?.toString('utf8'), plaintextBytes: checked.plaintext,
       json: checked.plaintext === undefined ? undefined : parseJson(checked.plaintext.toString('utf8')),
       attempt: checked.attempt, status: checked.answer.hang ? 0 : checked.answer.status, reason: checked.reason,
       connection, receivedAt, receivedAtPerf,
     }, subscription);
-    if (checked.answer.hang) return;
-    if (!options.latencyMs) return respond(response, checked);
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      respond(response, checked);
-    }, options.latencyMs);
-    timers.add(timer);
+    if (!checked.answer.hang) upstream.later(() => respond(response, checked));
   }
 
-  const server = http2.createSecureServer({
-    key: tls.key,
-    cert: tls.cert,
-    allowHTTP1: options.allowHTTP1 ?? true,
-    settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? 100 },
-  });
+  const { server } = upstream;
   // Numbered at their first request: an HTTP/2 session, or an HTTP/1.1 socket
   // (request.socket of an HTTP/2 request is a proxy, new each time).
   const connectionIds = new WeakMap<object, number>();
@@ -286,34 +246,18 @@ export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promis
     if (id === undefined) connectionIds.set(connection, (id = connectionsNumbered += 1));
     return id;
   };
-  server.on('secureConnection', (socket: Socket) => {
-    connections += 1;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.on('close', () => sessions.delete(session));
-    session.on('error', () => undefined);
-  });
   server.on('request', (request: Request, response: Response) => {
     inFlight += 1;
     peakInFlight = Math.max(peakInFlight, inFlight);
     response.once('close', () => (inFlight -= 1));
     handle(request, response, connectionOf(request)).catch(() => response.stream?.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  url = `https://127.0.0.1:${port}`;
-  let closing: Promise<void> | undefined;
+  url = await upstream.listen();
 
   return {
     url,
-    caFile: tls.caFile,
-    ca: tls.cert,
+    caFile: upstream.tls.caFile,
+    ca: upstream.tls.cert,
     subscribe(subscribeOptions = {}) {
       const keys = createUserAgentKeys();
       const endpoint = `${url}/push/${randomBytes(12).toString('base64url')}`;
@@ -328,11 +272,11 @@ export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promis
       const subscription = subscriptions.get(endpoint);
       if (subscription) subscription.active = false;
     },
-    requests,
+    requests: requests.kept,
     received: (endpoint) => subscriptions.get(endpoint)?.received ?? [],
     tries,
     get connections() {
-      return connections;
+      return upstream.connections;
     },
     requestsByHttpVersion,
     get inFlight() {
@@ -341,23 +285,10 @@ export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promis
     get peakInFlight() {
       return peakInFlight;
     },
-    waitForRequest(match = () => true) {
-      const kept = requests.find(match);
-      if (kept) return Promise.resolve(kept);
-      if (closing) return Promise.reject(new Error('fake Web Push closed'));
-      return new Promise((resolve, reject) => waiters.push({ match, resolve, reject }));
-    },
+    waitForRequest: (match) => requests.waitFor(match),
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        for (const waiter of waiters) waiter.reject(new Error('fake Web Push closed'));
-        waiters = [];
-        server.close(() => resolve());
-        // Hung requests and idle connections would hold close() open.
-        for (const session of sessions) session.destroy();
-        for (const socket of sockets) socket.destroy();
-      }).finally(() => tls.remove());
-      return closing;
+      requests.close();
+      return upstream.close();
     },
   };
 }

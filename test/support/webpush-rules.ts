@@ -79,30 +79,42 @@ function vapidParameters(authorization: string | undefined): Map<string, string>
   return parameters;
 }
 
+/** A VAPID token whose signature verified against its own `k`. */
+export interface SignedVapid {
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly k: string;
+}
+
 /**
- * RFC 8292: `Authorization: vapid t=<JWT>, k=<public key>`. Absent: 401;
- * present but wrong: 403 (§4.2), as for a key other than the one the browser
- * subscribed with (`expectedKey`).
+ * RFC 8292 §3: `Authorization: vapid t=<JWT>, k=<public key>`, t signed by k.
+ * The costly half (an ECDSA verification), the same for every message an
+ * application server signs with one token, so a push service may keep it.
+ * Absent: 401; present but wrong: 403 (§4.2).
  */
-export function verifyVapid(authorization: string | undefined, origin: string, nowMs: number, expectedKey: string | undefined): VapidClaims | Refusal {
+export function verifyVapidSignature(authorization: string | undefined): SignedVapid | Refusal {
   const parameters = vapidParameters(authorization);
   const t = parameters?.get('t');
   const k = parameters?.get('k');
   if (!t || !k) return refuse(401, 'no vapid authorization');
   const publicKey = pointToKey(Buffer.from(k, 'base64url'));
   if (!publicKey) return refuse(403, 'k is not a P-256 public key');
-  if (expectedKey !== undefined && k !== expectedKey) return refuse(403, 'k is not the key the subscription was made for');
   const jwt = decodeJwt(t);
   if (!jwt || !verifiesEs256(jwt, publicKey)) return refuse(403, 'bad VAPID signature');
-  const { aud, sub, exp } = jwt.claims;
-  // §2: the audience is the push resource's origin, scheme, host and port.
+  return { claims: jwt.claims, k };
+}
+
+/** The claims, for this push resource and this moment; `expectedKey` is the one the browser subscribed with. */
+export function checkVapidClaims(signed: SignedVapid, origin: string, nowMs: number, expectedKey: string | undefined): VapidClaims | Refusal {
+  if (expectedKey !== undefined && signed.k !== expectedKey) return refuse(403, 'k is not the key the subscription was made for');
+  const { aud, sub, exp } = signed.claims;
+  // §2: the audience is the push resource's origin: scheme, host and port.
   if (aud !== origin) return refuse(403, `aud must be ${origin}`);
   if (typeof exp !== 'number') return refuse(403, 'no exp');
   const now = nowMs / 1000;
   if (exp <= now) return refuse(403, 'VAPID token expired');
   if (exp > now + VAPID_MAX_LIFETIME_S) return refuse(403, 'exp more than 24 hours ahead');
   if (typeof sub !== 'string' || !/^(mailto:|https:)/.test(sub)) return refuse(403, 'sub must be a mailto: or https: URL');
-  return { aud, sub, exp, k };
+  return { aud, sub, exp, k: signed.k };
 }
 
 const hkdf = (salt: Buffer, ikm: Buffer, info: Buffer | string, length: number): Buffer =>
