@@ -214,8 +214,12 @@ describe('fake APNs', () => {
       const tooSoon = await send(providerToken({ key, claims: { iat: nowS() } }));
       assert.deepEqual([tooSoon.status, reasonOf(tooSoon)], [429, 'TooManyProviderTokenUpdates']);
       clock += 20 * 60_000;
-      assert.equal((await send(providerToken({ key, claims: { iat: Math.floor(clock / 1000) } }))).status, 200);
+      const renewed = providerToken({ key, claims: { iat: Math.floor(clock / 1000) } });
+      assert.equal((await send(renewed)).status, 200);
       assert.deepEqual(strict.providerTokens.map((entry) => entry.firstSeenAt - strict.providerTokens[0]!.firstSeenAt), [0, 20 * 60_000]);
+      clock += 61 * 60_000;
+      const expired = await send(renewed);
+      assert.deepEqual([expired.status, reasonOf(expired)], [403, 'ExpiredProviderToken'], 'a verified token still ages');
     } finally {
       client.close();
       await strict.close();
