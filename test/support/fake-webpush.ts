@@ -66,7 +66,7 @@ export interface FakeWebPushOptions {
   readonly latencyMs?: number;
   /** The clock VAPID expiry is judged by, ms since the epoch. Default Date.now. */
   readonly now?: () => number;
-  /** Request records kept (the latest). Default 10,000. */
+  /** Request records kept (the latest). Default 10,000; 0 keeps none, nor what received() lists. */
   readonly maxRecords?: number;
 }
 
@@ -196,7 +196,8 @@ export async function startFakeWebPush(options: FakeWebPushOptions = {}): Promis
   }
 
   function record(entry: WebPushRequestRecord, subscription: Subscription | undefined): void {
-    if (subscription && entry.plaintext !== undefined) subscription.received.push(entry);
+    // maxRecords 0 (benchmarks) keeps nothing, per endpoint either.
+    if (subscription && entry.plaintext !== undefined && options.maxRecords !== 0) subscription.received.push(entry);
     requests.add(entry);
   }
 
