@@ -167,16 +167,26 @@ function sweepAbandoned(): void {
 }
 
 const open = new Set<PostgresCluster>();
-let exitHookInstalled = false;
+let hooksInstalled = false;
 
-/** A test that throws past its clean-up still leaves nothing behind. */
+function reapOpen(): void {
+  for (const cluster of open) reap(cluster.dir);
+  open.clear();
+}
+
+function onFatalSignal(signal: NodeJS.Signals): void {
+  reapOpen();
+  // Die of the signal as we would have without this handler, unless someone else handles it.
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+/** A test that throws past its clean-up, or a run stopped by Ctrl-C or the runner, still leaves nothing behind. */
 function reapAtExit(cluster: PostgresCluster): void {
   open.add(cluster);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const each of open) reap(each.dir);
-  });
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.once('exit', reapOpen);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, onFatalSignal);
 }
 
 function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
