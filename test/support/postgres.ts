@@ -2,110 +2,25 @@
 // Unix socket and loopback port, a role `gocm` that must give its password,
 // and on demand the failures a shared spool has to survive: a clean stop, a
 // crash, a frozen server.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './daemon.js';
+import { DATA, discard, PREFIX, reapAtExit, sweepAbandoned } from './postgres-reaper.js';
+import { asServerUser, cleanEnv, FAST_SETTINGS, formatSetting, HBA, passfileLine, serverBinDir, type ServerUser, type Setting, serverUser } from './postgres-setup.js';
 import { isGone, isStopped, processesIn, processState, signalAll, waitUntil } from './processes.js';
 
-export type Setting = string | number | boolean;
-
 export interface ClusterOptions {
-  /** postgresql.conf settings over the fast defaults below, e.g. `{ fsync: 'on' }` for a benchmark. */
+  /** postgresql.conf settings over the fast defaults (postgres-setup.ts), e.g. `{ fsync: true }` for a benchmark. */
   readonly settings?: Readonly<Record<string, Setting>>;
 }
 
-/**
- * Fast, not durable against a power cut: no test survives one anyway.
- * synchronous_commit stays on because gocm's acknowledgement relies on it.
- */
-const FAST_SETTINGS: Readonly<Record<string, Setting>> = {
-  fsync: false,
-  full_page_writes: false,
-  synchronous_commit: true,
-  max_connections: 100,
-  shared_buffers: '32MB',
-  // Segments as files in the data directory, not in /dev/shm: a killed cluster leaves nothing outside it.
-  dynamic_shared_memory_type: 'mmap',
-  // We read the log for "Address already in use".
-  lc_messages: 'C',
-  log_checkpoints: false,
-  password_encryption: 'scram-sha-256',
-};
-
-const HBA = `# Written by test/support/postgres.ts. The helper's own admin connections
-# come as postgres over the socket; everyone else gives a password.
-local all postgres trust
-local all all scram-sha-256
-host all all 127.0.0.1/32 scram-sha-256
-`;
-
-const DEBIAN_ROOT = '/usr/lib/postgresql';
-const PREFIX = 'gocm-pg-';
-const DATA = 'data';
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
 const PORT_ATTEMPTS = 5;
-
-/** The newest installed server's bin directory (Debian keeps each major version apart). */
-function serverBinDir(): string {
-  const versions = existsSync(DEBIAN_ROOT)
-    ? readdirSync(DEBIAN_ROOT).filter((version) => /^\d+(\.\d+)?$/.test(version) && existsSync(join(DEBIAN_ROOT, version, 'bin', 'initdb')))
-    : [];
-  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
-  if (newest === undefined) {
-    throw new Error(`PostgreSQL is not installed: no ${DEBIAN_ROOT}/<version>/bin/initdb (apt-get install postgresql; .ci/run installs it)`);
-  }
-  return join(DEBIAN_ROOT, newest, 'bin');
-}
-
-interface ServerUser {
-  readonly uid: number;
-  readonly gid: number;
-}
-
-/** PostgreSQL refuses to run as root: as root we run it as `postgres`; otherwise as ourselves. */
-function serverUser(): ServerUser | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const entry = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .map((line) => line.split(':'))
-    .find((fields) => fields[0] === 'postgres');
-  if (entry === undefined) throw new Error('running as root, but there is no postgres user to run PostgreSQL as (the postgresql package creates it)');
-  return { uid: Number(entry[2]), gid: Number(entry[3]) };
-}
-
-/**
- * setpriv rather than runuser: it execs instead of forking, so the server is
- * our own child (reaped the moment it dies, which a restart after a kill
- * needs: PID 1 here reaps orphans only about a second later, and PostgreSQL
- * takes an unreaped pid for a live postmaster); and --pdeathsig kills it if
- * this process dies without cleaning up.
- */
-function asServerUser(user: ServerUser | undefined, command: string, args: readonly string[]): [string, string[]] {
-  const become = user === undefined ? [] : ['--reuid=postgres', '--regid=postgres', '--init-groups'];
-  return ['setpriv', [...become, '--pdeathsig=KILL', '--', command, ...args]];
-}
-
-/** Our environment without libpq's PG* variables, so that a developer's PGHOST cannot redirect the helper. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PG')));
-}
-
-function formatSetting(name: string, value: Setting): string {
-  if (!/^[a-z][a-z0-9_.]*$/.test(name)) throw new Error(`not a PostgreSQL setting name: ${JSON.stringify(name)}`);
-  if (typeof value === 'boolean') return `${name} = ${value ? 'on' : 'off'}`;
-  if (typeof value === 'number') return `${name} = ${value}`;
-  return `${name} = '${value.replaceAll("'", "''")}'`;
-}
-
-/** A field of a libpq password file, where ':' and '\' are escaped. */
-function passfileField(text: string): string {
-  return text.replace(/[\\:]/g, (c) => `\\${c}`);
-}
 
 /** A port nobody listens on now. PostgreSQL may still lose it to someone else: the caller retries. */
 function freePort(): Promise<number> {
@@ -124,69 +39,6 @@ class PortTaken extends Error {}
 interface ServerExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
-}
-
-/** Remove the System V segment a killed postmaster leaves behind (a clean stop removes it itself). */
-function removeSharedMemory(dataDir: string): void {
-  let pidFile: string;
-  try {
-    pidFile = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8');
-  } catch {
-    return; // stopped cleanly, or never started
-  }
-  // Line 7 of postmaster.pid: the segment's key and id.
-  const [key, id] = (pidFile.split('\n')[6] ?? '').trim().split(/\s+/);
-  if (key === undefined || id === undefined) return;
-  const ours = readFileSync('/proc/sysvipc/shm', 'utf8')
-    .split('\n')
-    .some((line) => {
-      const [lineKey, lineId] = line.trim().split(/\s+/);
-      return lineKey === key && lineId === id;
-    });
-  if (ours) spawnSync('ipcrm', ['-m', id], { stdio: 'ignore' });
-}
-
-/** Kill whatever of a cluster still runs and remove its directory; synchronous, for exit handlers too. */
-function reap(dir: string): void {
-  const dataDir = join(dir, DATA);
-  // SIGKILL ends stopped (frozen) processes too. The postmaster runs in `dir` until it changes into the data directory.
-  signalAll(new Set([...processesIn(dataDir), ...processesIn(dir)]), 'SIGKILL');
-  removeSharedMemory(dataDir);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-/**
- * Directories of clusters whose test process died without closing them (a
- * SIGKILL, say): their server died with it (--pdeathsig), their files go now.
- */
-function sweepAbandoned(): void {
-  for (const entry of readdirSync(tmpdir())) {
-    const owner = new RegExp(`^${PREFIX}(\\d+)-`).exec(entry)?.[1];
-    if (owner !== undefined && isGone(Number(owner))) reap(join(tmpdir(), entry));
-  }
-}
-
-const open = new Set<PostgresCluster>();
-let hooksInstalled = false;
-
-function reapOpen(): void {
-  for (const cluster of open) reap(cluster.dir);
-  open.clear();
-}
-
-function onFatalSignal(signal: NodeJS.Signals): void {
-  reapOpen();
-  // Die of the signal as we would have without this handler, unless someone else handles it.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
-
-/** A test that throws past its clean-up, or a run stopped by Ctrl-C or the runner, still leaves nothing behind. */
-function reapAtExit(cluster: PostgresCluster): void {
-  open.add(cluster);
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.once('exit', reapOpen);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, onFatalSignal);
 }
 
 function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -248,7 +100,7 @@ export class PostgresCluster {
     writeFileSync(join(this.dataDir, 'postgresql.conf'), "\ninclude = 'gocm.conf'\n", { flag: 'a' });
     await this.startOnFreePort();
     await this.psql(`CREATE ROLE gocm LOGIN PASSWORD '${this.password}';\nCREATE DATABASE gocm OWNER gocm;\n`);
-    const line = (host: string) => [host, String(this.currentPort), '*', 'gocm', this.password].map(passfileField).join(':');
+    const line = (host: string) => passfileLine([host, String(this.currentPort), '*', 'gocm', this.password]);
     writeFileSync(this.passfile, `${line('127.0.0.1')}\n${line(this.socketDir)}\n`, { mode: 0o600 });
   }
 
@@ -395,8 +247,7 @@ export class PostgresCluster {
     const left = this.processes();
     signalAll(left, 'SIGKILL');
     await waitUntil(() => left.every(isGone), 'the server processes to die').catch(() => undefined);
-    reap(this.dir);
-    open.delete(this);
+    discard(this.dir);
   }
 
   /** The server's log so far. */
@@ -445,7 +296,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Postgr
   const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
   if (user !== undefined) chownSync(dir, user.uid, user.gid);
   const cluster = new PostgresCluster(dir, bin, user, options.settings ?? {});
-  reapAtExit(cluster);
+  reapAtExit(dir);
   try {
     await cluster.create();
   } catch (error) {
