@@ -2,21 +2,26 @@
 // push and pop are O(log n), so a claim never walks the whole set of waiting tokens.
 
 export class MinHeap<T> {
-  private readonly items: T[] = [];
+  readonly #items: T[] = [];
 
   /** `before(a, b)`: a must come out before b. */
   constructor(private readonly before: (a: T, b: T) => boolean) {}
 
   get size(): number {
-    return this.items.length;
+    return this.#items.length;
+  }
+
+  /** Every item, in no particular order. */
+  items(): readonly T[] {
+    return this.#items;
   }
 
   peek(): T | undefined {
-    return this.items[0];
+    return this.#items[0];
   }
 
   push(item: T): void {
-    const items = this.items;
+    const items = this.#items;
     let index = items.push(item) - 1;
     while (index > 0) {
       const parent = (index - 1) >> 1;
@@ -29,7 +34,7 @@ export class MinHeap<T> {
   }
 
   pop(): T | undefined {
-    const items = this.items;
+    const items = this.#items;
     const top = items[0];
     const last = items.pop();
     if (items.length === 0 || last === undefined) return top;

@@ -18,6 +18,13 @@ export class InFlight<T> {
     return this.count;
   }
 
+  /** Tokens in flight of the messages `which` picks. */
+  countOf(which: (message: Message) => boolean): number {
+    let count = 0;
+    for (const claimed of this.messages.values()) if (which(claimed.message)) count += claimed.tokens.size;
+    return count;
+  }
+
   /** The Message already handed out under this id, so that a store need not parse it again. */
   message(id: string): Message | undefined {
     return this.messages.get(id)?.message;

@@ -3,11 +3,12 @@
 import type { Config } from '../config.js';
 import type { SpoolLog } from './checkpointer.js';
 import { MemorySpool } from './memory.js';
-import type { Spool } from './spool.js';
+import { DEFAULT_STATUS_POLICY, type Spool, type StatusPolicy } from './spool.js';
 import { SqliteSpool } from './sqlite.js';
 
 /** Throws ConfigError when the SQLite spool cannot be opened; `log` hears of trouble it survives. */
-export function openSpool(config: Pick<Config, 'spool' | 'sync' | 'spoolMax'>, log?: SpoolLog): Spool {
-  if (config.spool === ':memory:') return new MemorySpool(config.spoolMax);
-  return new SqliteSpool(config.spool, { sync: config.sync, spoolMax: config.spoolMax, ...(log ? { log } : {}) });
+export function openSpool(config: Pick<Config, 'spool' | 'sync' | 'spoolMax' | 'statusRetentionMs'>, log?: SpoolLog): Spool {
+  const statuses: StatusPolicy = { ...DEFAULT_STATUS_POLICY, retentionMs: config.statusRetentionMs };
+  if (config.spool === ':memory:') return new MemorySpool(config.spoolMax, undefined, statuses);
+  return new SqliteSpool(config.spool, { sync: config.sync, spoolMax: config.spoolMax, statuses, ...(log ? { log } : {}) });
 }

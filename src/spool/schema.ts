@@ -8,35 +8,95 @@ import { lockPath, lockSpool, type SpoolLock } from './lock.js';
 import { errorCode } from '../guards.js';
 
 /** Bumped with every change below; older files are migrated, newer ones refused. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /** "gcm1": marks the file as ours, so that another program's database is refused, not written into. */
 const APPLICATION_ID = 0x67636d31;
 
 // A message's content is stored once, however many tokens it has; `remaining`
-// counts its tokens not yet final, so a settle can prune it without an index on
-// tokens(message). New messages take the next rowid, so rowid order is accept order.
-// tokens_due serves claim (due order, a message's tokens together) and nextDueAt;
-// being partial, it holds only what waits, not what is in flight.
+// counts its tokens not yet final, so a settle can finish it without an index
+// on tokens(message). New messages take the next rowid, so rowid order is
+// accept order; their ids are UUIDv7, so messages_id is appended to. A
+// finished message leaves this hot table for `statuses` (kept for `status`
+// until its retention ends). tokens_due serves claim (per app, due order, a
+// message's tokens together) and nextDueAt; being partial, it holds only what
+// waits, not what is in flight. Apps are numbered in `apps`.
 const SCHEMA = `
+CREATE TABLE apps (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;
 CREATE TABLE messages (
   row INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
+  app INTEGER NOT NULL,
   accepted_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  token_count INTEGER NOT NULL,
   remaining INTEGER NOT NULL,
+  delivered INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
   content TEXT NOT NULL
 ) STRICT;
+CREATE INDEX messages_id ON messages (id);
 CREATE TABLE tokens (
   row INTEGER PRIMARY KEY,
   message INTEGER NOT NULL,
+  app INTEGER NOT NULL,
   token TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   due_at INTEGER NOT NULL,
   inflight INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX tokens_due ON tokens (due_at, message) WHERE inflight = 0;
-CREATE TABLE canonicals (original TEXT PRIMARY KEY, canonical TEXT NOT NULL) STRICT;
-CREATE TABLE notregistered (token TEXT PRIMARY KEY) STRICT;
+CREATE INDEX tokens_due ON tokens (app, due_at, message) WHERE inflight = 0;
+CREATE TABLE statuses (
+  id TEXT PRIMARY KEY,
+  app INTEGER NOT NULL,
+  token_count INTEGER NOT NULL,
+  delivered INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX statuses_finished ON statuses (finished_at);
+CREATE TABLE failures (message TEXT NOT NULL, token TEXT NOT NULL, reason TEXT NOT NULL) STRICT;
+CREATE INDEX failures_message ON failures (message);
+CREATE TABLE canonicals (app INTEGER NOT NULL, original TEXT NOT NULL, canonical TEXT NOT NULL, PRIMARY KEY (app, original)) STRICT;
+CREATE TABLE notregistered (app INTEGER NOT NULL, token TEXT NOT NULL, PRIMARY KEY (app, token)) STRICT;
+`;
+
+/**
+ * Version 1 (one app, no statuses) → 2: everything it held belongs to the app
+ * `default`; the lists move to tables keyed by app, in their order.
+ */
+const MIGRATE_1_TO_2 = `
+CREATE TABLE apps (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;
+INSERT INTO apps (id, name) VALUES (1, 'default');
+ALTER TABLE messages ADD COLUMN app INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+ALTER TABLE messages ADD COLUMN token_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET token_count = remaining;
+CREATE INDEX messages_id ON messages (id);
+ALTER TABLE tokens ADD COLUMN app INTEGER NOT NULL DEFAULT 1;
+DROP INDEX tokens_due;
+CREATE INDEX tokens_due ON tokens (app, due_at, message) WHERE inflight = 0;
+CREATE TABLE statuses (
+  id TEXT PRIMARY KEY,
+  app INTEGER NOT NULL,
+  token_count INTEGER NOT NULL,
+  delivered INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX statuses_finished ON statuses (finished_at);
+CREATE TABLE failures (message TEXT NOT NULL, token TEXT NOT NULL, reason TEXT NOT NULL) STRICT;
+CREATE INDEX failures_message ON failures (message);
+CREATE TABLE canonicals_v2 (app INTEGER NOT NULL, original TEXT NOT NULL, canonical TEXT NOT NULL, PRIMARY KEY (app, original)) STRICT;
+INSERT INTO canonicals_v2 (app, original, canonical) SELECT 1, original, canonical FROM canonicals ORDER BY rowid;
+DROP TABLE canonicals;
+ALTER TABLE canonicals_v2 RENAME TO canonicals;
+CREATE TABLE notregistered_v2 (app INTEGER NOT NULL, token TEXT NOT NULL, PRIMARY KEY (app, token)) STRICT;
+INSERT INTO notregistered_v2 (app, token) SELECT 1, token FROM notregistered ORDER BY rowid;
+DROP TABLE notregistered;
+ALTER TABLE notregistered_v2 RENAME TO notregistered;
 `;
 
 // SQLite's usual 2 MiB of page cache, set here so the bound is ours: with 1M
@@ -166,7 +226,12 @@ function migrate(db: Database.Database, path: string): void {
   if (version > SCHEMA_VERSION) {
     throw new ConfigError(`--spool: ${path} has schema version ${version}, newer than this gocm's ${SCHEMA_VERSION}; run a newer gocm or move the file aside`);
   }
-  // Migrations from older versions go here, each in its own transaction.
+  if (version < 2) {
+    db.transaction(() => {
+      db.exec(MIGRATE_1_TO_2);
+      db.pragma('user_version = 2');
+    }).immediate();
+  }
 }
 
 /** Tokens that were in flight when the last daemon stopped go back to the queue, due now. */

@@ -4,12 +4,24 @@ import type Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { SpoolFullError, SpoolUnavailableError } from '../errors.js';
 import { errorCode } from '../guards.js';
-import type { Message, MessageContent } from '../message.js';
+import type { Message, MessageContent, NewMessage } from '../message.js';
 import { type CheckpointPolicy, Checkpointer, type SpoolLog } from './checkpointer.js';
 import { InFlight } from './inflight.js';
 import type { SpoolLock } from './lock.js';
 import { openDatabase } from './schema.js';
-import type { CanonicalReplacement, Delivery, QueueCounts, Settlement, Spool } from './spool.js';
+import {
+  type AppFilter,
+  type CanonicalReplacement,
+  DEFAULT_STATUS_POLICY,
+  type Delivery,
+  MAX_STATUS_FAILURES,
+  type MessageStatus,
+  type NotRegisteredToken,
+  type QueueCounts,
+  type Settlement,
+  type Spool,
+  type StatusPolicy,
+} from './spool.js';
 import { type Place, prepareStatements, type SpoolStatements, type StoredAdd } from './statements.js';
 
 export interface SqliteSpoolOptions {
@@ -22,6 +34,7 @@ export interface SqliteSpoolOptions {
   readonly checkpoints?: CheckpointPolicy;
   /** The time sends are accepted at; the system clock unless a test turns its own. */
   readonly clock?: Clock;
+  readonly statuses?: StatusPolicy;
 }
 
 /** Warnings on stderr, for a spool given no logger. */
@@ -37,10 +50,20 @@ const processWarnings: SpoolLog = {
 // and about what each row takes in them.
 const COMMIT_PAGES_BYTES = 3 * 4096;
 const ROW_BYTES = 48;
+/** Statuses past their time are forgotten this often, this many a transaction. */
+const FORGET_INTERVAL_MS = 10_000;
+const FORGET_BATCH = 1000;
 
 interface PendingAdd extends StoredAdd {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+}
+
+/** An app's committed tokens not yet final, kept in step with commits: counts() reads few rows. */
+interface AppTally {
+  total: number;
+  /** Tried at least once and waiting (not in flight). */
+  retrying: number;
 }
 
 export class SqliteSpool implements Spool {
@@ -51,11 +74,15 @@ export class SqliteSpool implements Spool {
   /** The checkpoint thread's keeper: whether it runs is worth a look (diagnostics, tests). */
   readonly checkpointer: Checkpointer;
   private readonly clock: Clock;
+  private readonly statusPolicy: StatusPolicy;
   private readonly inflight = new InFlight<Place>();
-  /** Committed tokens not yet final, kept in step with commits: pending() reads no rows. */
-  private total: number;
-  /** Of those, tried at least once and waiting (not in flight). */
-  private waitingRetries: number;
+  private readonly appIds = new Map<string, number>();
+  private readonly appNames = new Map<number, string>();
+  private readonly tallies = new Map<number, AppTally>();
+  /** Apps numbered for the group commit under way, written with it (or forgotten if it fails). */
+  private newApps = new Map<string, number>();
+  private statusCount: number;
+  private readonly forgetTimer: NodeJS.Timeout;
   private batch: PendingAdd[] = [];
   private batchTokens = 0;
   private batchBytes = 0;
@@ -72,18 +99,45 @@ export class SqliteSpool implements Spool {
     private readonly options: SqliteSpoolOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.statusPolicy = options.statuses ?? DEFAULT_STATUS_POLICY;
     ({ db: this.db, prepared: this.sql, lock: this.lock } = openDatabase(path, options.sync, this.clock.now(), prepareStatements));
-    const census = this.sql.census.get() as { total: number; retrying: number };
-    this.total = census.total;
-    this.recovered = census.total;
-    this.waitingRetries = census.retrying;
+    for (const { id, name } of this.sql.apps.all()) this.nameApp(id, name);
+    let recovered = 0;
+    for (const { app, total, retrying } of this.sql.census.all()) {
+      this.tallies.set(app, { total, retrying });
+      recovered += total;
+    }
+    this.recovered = recovered;
+    this.statusCount = this.sql.statusCount.get() as number;
     this.checkpointer = new Checkpointer(path, options.sync, this.db, options.log ?? processWarnings, options.checkpoints);
+    this.forgetTimer = setInterval(() => this.forget(), FORGET_INTERVAL_MS).unref();
   }
 
-  add(message: Message, tokens: readonly string[]): Promise<void> {
+  private nameApp(id: number, name: string): void {
+    this.appIds.set(name, id);
+    this.appNames.set(id, name);
+  }
+
+  private tally(app: number): AppTally {
+    let tally = this.tallies.get(app);
+    if (!tally) this.tallies.set(app, (tally = { total: 0, retrying: 0 }));
+    return tally;
+  }
+
+  /** The app's number; the first time it sends, a new one, written with that send's commit. */
+  private appId(name: string): number {
+    const known = this.appIds.get(name);
+    if (known !== undefined) return known;
+    const id = Math.max(0, ...this.appIds.values()) + 1;
+    this.nameApp(id, name);
+    this.newApps.set(name, id);
+    return id;
+  }
+
+  add(message: NewMessage, tokens: readonly string[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the spool is closed'));
     if (tokens.length === 0) return Promise.resolve();
-    const held = this.total + this.batchTokens;
+    const held = this.pendingTotal() + this.batchTokens;
     if (held + tokens.length > this.options.spoolMax) {
       return Promise.reject(new SpoolFullError(`the spool holds ${held} tokens; ${tokens.length} more would pass --spool-max ${this.options.spoolMax}`));
     }
@@ -94,14 +148,22 @@ export class SqliteSpool implements Spool {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+    const app = this.appId(message.app);
+    const dueAt = message.sendAt ?? message.acceptedAt;
     return new Promise((resolve, reject) => {
-      this.batch.push({ id: message.id, content, tokens, resolve, reject });
+      this.batch.push({ id: message.id, app, acceptedAt: message.acceptedAt, expiresAt: message.expiresAt ?? null, dueAt, content, tokens, resolve, reject });
       this.batchTokens += tokens.length;
       this.batchBytes += content.length + message.id.length + ROW_BYTES * (1 + tokens.length) + (tokens[0]?.length ?? 0) * tokens.length;
       // Every add until the event loop comes round joins this one commit: one
       // transaction per send would cap us near 19,400 sends/s (FACTS.md).
       this.flushScheduled ??= setImmediate(() => this.flush());
     });
+  }
+
+  private pendingTotal(): number {
+    let total = 0;
+    for (const tally of this.tallies.values()) total += tally.total;
+    return total;
   }
 
   private flush(): void {
@@ -118,14 +180,19 @@ export class SqliteSpool implements Spool {
       return;
     }
     const batch = this.batch;
-    const tokens = this.batchTokens;
     const bytes = this.batchBytes;
+    const apps = this.newApps;
     this.batch = [];
     this.batchTokens = 0;
     this.batchBytes = 0;
+    this.newApps = new Map();
     try {
-      this.sql.insert(batch, this.clock.now());
+      this.sql.insert(batch, apps);
     } catch (error) {
+      for (const [name, id] of apps) {
+        this.appIds.delete(name);
+        this.appNames.delete(id);
+      }
       const failure = writeFailure(error);
       for (const add of batch) add.reject(failure);
       return;
@@ -133,23 +200,37 @@ export class SqliteSpool implements Spool {
       this.checkpointer.leave();
     }
     this.checkpointer.wrote(COMMIT_PAGES_BYTES + bytes);
-    this.total += tokens;
+    for (const add of batch) this.tally(add.app).total += add.tokens.length;
     for (const add of batch) add.resolve();
   }
 
-  claim(limit: number, now: number): Promise<Delivery[]> {
+  claim(app: string, limit: number, now: number): Promise<Delivery[]> {
     return attempt(() => {
-      if (limit <= 0) return [];
-      const rows = this.writing(() => this.sql.claim(now, limit));
+      const id = this.appIds.get(app);
+      if (limit <= 0 || id === undefined) return [];
+      const rows = this.writing(() => this.sql.claim(id, now, limit));
       if (rows.length > 0) this.checkpointer.wrote(COMMIT_PAGES_BYTES + ROW_BYTES * rows.length);
+      const tally = this.tally(id);
       return rows.map((row) => {
-        if (row.attempts > 0) this.waitingRetries--;
+        if (row.attempts > 0) tally.retrying--;
         // The first claimed token of a message parses it; the rest, in this claim
         // or later ones while it is in flight, share that object.
         const message = this.inflight.message(row.id) ?? this.load(row.message, row.id);
         return this.inflight.claim(message, row.token, row.attempts, { row: row.row, message: row.message, attempts: row.attempts });
       });
     });
+  }
+
+  private load(row: number, id: string): Message {
+    const stored = this.sql.message.get(row);
+    if (!stored) throw new Error(`message row ${row} is missing`);
+    const message = {
+      id,
+      app: this.appNames.get(stored.app) ?? String(stored.app),
+      acceptedAt: stored.accepted_at,
+      content: JSON.parse(stored.content) as MessageContent,
+    };
+    return stored.expires_at === null ? message : { ...message, expiresAt: stored.expires_at };
   }
 
   release(deliveries: readonly Delivery[]): Promise<void> {
@@ -162,17 +243,13 @@ export class SqliteSpool implements Spool {
       if (places.size === 0) return;
       this.writing(() => this.sql.releaseTokens.run(JSON.stringify([...places.keys()].map((place) => place.row))));
       for (const [place, delivery] of places) {
-        if (place.attempts > 0) this.waitingRetries++;
+        if (place.attempts > 0) this.tally(this.appIds.get(delivery.message.app) as number).retrying++;
         this.inflight.release(delivery);
       }
     });
   }
 
-  private load(row: number, id: string): Message {
-    return { id, content: JSON.parse(this.sql.content.get(row) as string) as MessageContent };
-  }
-
-  settle(settlements: readonly Settlement[]): Promise<void> {
+  settle(settlements: readonly Settlement[], now: number): Promise<void> {
     return attempt(() => {
       const settled = new Map<Place, Settlement>();
       for (const settlement of settlements) {
@@ -180,11 +257,16 @@ export class SqliteSpool implements Spool {
         if (place && !settled.has(place)) settled.set(place, settlement);
       }
       if (settled.size === 0) return;
-      const finals = this.writing(() => this.sql.settle(settled));
+      const { byApp, finished } = this.writing(() => this.sql.settle(settled, this.appIds, now));
+      this.statusCount += finished;
+      if (this.statusCount > this.statusPolicy.maxFinished) this.forget();
       this.checkpointer.wrote(COMMIT_PAGES_BYTES + ROW_BYTES * settled.size);
       // Memory follows the file only once the commit is done: a failed one leaves both as they were.
-      this.total -= finals;
-      this.waitingRetries += settled.size - finals;
+      for (const [app, [finals, retries]] of byApp) {
+        const tally = this.tally(app);
+        tally.total -= finals;
+        tally.retrying += retries;
+      }
       for (const settlement of settled.values()) this.inflight.release(settlement.delivery);
     });
   }
@@ -204,37 +286,102 @@ export class SqliteSpool implements Spool {
     return this.db.pragma(source, { simple: true });
   }
 
-  nextDueAt(): Promise<number | undefined> {
-    return attempt(() => this.sql.nextDue.get() ?? undefined);
+  nextDueAt(app: string): Promise<number | undefined> {
+    return attempt(() => {
+      const id = this.appIds.get(app);
+      return id === undefined ? undefined : (this.sql.nextDue.get(id) ?? undefined);
+    });
   }
 
-  counts(): Promise<QueueCounts> {
+  counts(app: AppFilter, now: number): Promise<QueueCounts> {
     return attempt(() => {
-      const inflight = this.inflight.size;
+      const ids = app === undefined ? [...this.tallies.keys()] : [this.appIds.get(app)].filter((id) => id !== undefined);
+      let total = 0;
+      let retrying = 0;
+      let scheduled = 0;
+      for (const id of ids) {
+        const tally = this.tally(id);
+        total += tally.total;
+        retrying += tally.retrying;
+        if (tally.total > 0) scheduled += this.sql.scheduled.get(id, now) as number;
+      }
+      const inflight = app === undefined ? this.inflight.size : this.inflight.countOf((message) => message.app === app);
+      const oldest = total === 0 ? undefined : app === undefined ? this.sql.oldest.get() : this.sql.oldestOf.get(ids[0] as number);
+      return { pending: total, queued: total - inflight - retrying - scheduled, scheduled, inflight, retrying, oldestAcceptedAt: oldest };
+    });
+  }
+
+  status(id: string): Promise<MessageStatus | undefined> {
+    return attempt(() => {
+      const row = this.sql.pendingStatus.get(id) ?? this.sql.finishedStatus.get(id);
+      if (!row) return undefined;
+      // Past its retention it is gone, whether or not it has been pruned yet.
+      if (row.finished_at !== null && this.clock.now() - row.finished_at >= this.statusPolicy.retentionMs) return undefined;
       return {
-        pending: this.total,
-        queued: this.total - inflight - this.waitingRetries,
-        inflight,
-        retrying: this.waitingRetries,
-        oldestAcceptedAt: this.total === 0 ? undefined : this.sql.oldest.get(),
+        id,
+        app: this.appNames.get(row.app) ?? String(row.app),
+        tokens: row.token_count,
+        pending: row.remaining,
+        delivered: row.delivered,
+        failed: row.failed,
+        failures: this.sql.failures.all(id, MAX_STATUS_FAILURES),
+        finishedAt: row.finished_at ?? undefined,
       };
     });
   }
 
-  takeCanonicals(keep: boolean): Promise<CanonicalReplacement[]> {
-    return attempt(() => (keep ? this.sql.canonicals.all() : this.writing(() => this.sql.takeCanonicals.immediate())));
+  /** Forget statuses past their retention or the most kept, a batch a transaction; trouble waits for the next round. */
+  private forget(): void {
+    if (this.closed) return;
+    const { retentionMs, maxFinished } = this.statusPolicy;
+    try {
+      for (let round = 0; round < 10; round++) {
+        const gone = this.writing(() => this.sql.forget(this.clock.now() - retentionMs, maxFinished, this.statusCount, FORGET_BATCH));
+        this.statusCount -= gone;
+        if (gone < FORGET_BATCH) return;
+      }
+    } catch {
+      // Busy or full: statuses are kept a little longer, nothing else depends on it.
+    }
   }
 
-  clearCanonicals(originals: readonly string[]): Promise<number> {
-    return attempt(() => this.writing(() => this.sql.clearSomeCanonicals.run(JSON.stringify(originals)).changes));
+  private appFilter(app: AppFilter): number | null | undefined {
+    if (app === undefined) return null;
+    return this.appIds.get(app);
   }
 
-  takeNotRegistered(keep: boolean): Promise<string[]> {
-    return attempt(() => (keep ? this.sql.notRegistered.all() : this.writing(() => this.sql.takeNotRegistered.immediate())));
+  takeCanonicals(app: AppFilter, keep: boolean): Promise<CanonicalReplacement[]> {
+    return attempt(() => {
+      const id = this.appFilter(app);
+      if (id === undefined) return [];
+      const rows = keep ? this.sql.canonicals.all(id, id) : this.writing(() => this.sql.takeCanonicals(id));
+      return rows.map((row) => ({ app: this.appNames.get(row.app) ?? String(row.app), original: row.original, canonical: row.canonical }));
+    });
   }
 
-  clearNotRegistered(tokens: readonly string[]): Promise<number> {
-    return attempt(() => this.writing(() => this.sql.clearSomeNotRegistered.run(JSON.stringify(tokens)).changes));
+  clearCanonicals(app: AppFilter, originals: readonly string[]): Promise<number> {
+    return attempt(() => {
+      const id = this.appFilter(app);
+      if (id === undefined) return 0;
+      return this.writing(() => this.sql.clearSomeCanonicals.run(id, id, JSON.stringify(originals)).changes);
+    });
+  }
+
+  takeNotRegistered(app: AppFilter, keep: boolean): Promise<NotRegisteredToken[]> {
+    return attempt(() => {
+      const id = this.appFilter(app);
+      if (id === undefined) return [];
+      const rows = keep ? this.sql.notRegistered.all(id, id) : this.writing(() => this.sql.takeNotRegistered(id));
+      return rows.map((row) => ({ app: this.appNames.get(row.app) ?? String(row.app), token: row.token }));
+    });
+  }
+
+  clearNotRegistered(app: AppFilter, tokens: readonly string[]): Promise<number> {
+    return attempt(() => {
+      const id = this.appFilter(app);
+      if (id === undefined) return 0;
+      return this.writing(() => this.sql.clearSomeNotRegistered.run(id, id, JSON.stringify(tokens)).changes);
+    });
   }
 
   /**
@@ -244,6 +391,7 @@ export class SqliteSpool implements Spool {
   close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
+      clearInterval(this.forgetTimer);
       this.flush();
       this.closing = this.checkpointer.stop().finally(() => {
         // A group that waited for the gate goes now: with the thread gone, it is open.

@@ -5,7 +5,9 @@ import { describe, it, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { SpoolFullError } from '../../src/errors.js';
 import type { Message } from '../../src/message.js';
-import type { Delivery, Settlement, Spool } from '../../src/spool/spool.js';
+import type { Clock } from '../../src/clock.js';
+import type { Delivery, Settlement, Spool, StatusPolicy } from '../../src/spool/spool.js';
+import { ManualClock } from '../support/clock.js';
 
 export interface SpoolUnderTest {
   readonly spool: Spool;
@@ -13,12 +15,21 @@ export interface SpoolUnderTest {
   dispose(): Promise<void>;
 }
 
-export type SpoolFactory = (options: { spoolMax: number }) => SpoolUnderTest;
+export interface SpoolOptions {
+  readonly spoolMax: number;
+  readonly clock?: Clock;
+  readonly statuses?: StatusPolicy;
+}
+
+export type SpoolFactory = (options: SpoolOptions) => SpoolUnderTest;
 
 const MINUTE = 60_000;
 
-export function message(id: string, payload: Record<string, unknown> = { title: 'Hi', n: 3 }): Message {
-  return { id, content: { payload, notification: { title: 'Hi' }, priority: 'high', ttl: 60 } };
+/** The app every test of the contract sends for, unless it says otherwise. */
+export const APP = 'default';
+
+export function message(id: string, payload: Record<string, unknown> = { title: 'Hi', n: 3 }, app = APP, acceptedAt = Date.now()): Message {
+  return { id, app, acceptedAt, content: { payload, notification: { title: 'Hi' }, priority: 'high', ttl: 60 } };
 }
 
 const delivered = (delivery: Delivery, canonical?: string): Settlement =>
@@ -31,10 +42,11 @@ const failed = (delivery: Delivery, notRegistered = false): Settlement => ({
 });
 const retry = (delivery: Delivery, dueAt: number): Settlement => ({ delivery, result: 'retry', reason: { source: 'http', code: '503' }, dueAt });
 const tokensOf = (deliveries: readonly Delivery[]): string[] => deliveries.map((d) => d.token);
+const tokensOfList = (list: ReadonlyArray<{ token: string }>): string[] => list.map((entry) => entry.token);
 
 export function spoolConformance(name: string, factory: SpoolFactory): void {
-  function open(t: TestContext, spoolMax = 1_000_000): Spool {
-    const opened = factory({ spoolMax });
+  function open(t: TestContext, spoolMax = 1_000_000, extra: Omit<SpoolOptions, 'spoolMax'> = {}): Spool {
+    const opened = factory({ spoolMax, ...extra });
     t.after(() => opened.dispose());
     return opened.spool;
   }
@@ -42,41 +54,42 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
   void describe(`${name} spool: the Spool contract`, () => {
     void it('gives back one delivery per token, carrying the message, with no attempts yet', async (t) => {
       const spool = open(t);
-      await spool.add(message('m1'), ['a', 'b', 'c']);
-      const claimed = await spool.claim(10, Date.now());
+      const sent = message('m1');
+      await spool.add(sent, ['a', 'b', 'c']);
+      const claimed = await spool.claim(APP, 10, Date.now());
       assert.deepEqual(tokensOf(claimed), ['a', 'b', 'c']);
       for (const delivery of claimed) {
-        assert.deepEqual(delivery.message, message('m1'));
+        assert.deepEqual(delivery.message, sent);
         assert.equal(delivery.attempts, 0);
         assert.equal(delivery.message, claimed[0]?.message, 'the tokens of a message share one Message object');
       }
-      assert.deepEqual(await spool.claim(10, Date.now()), [], 'what is in flight is not claimed again');
+      assert.deepEqual(await spool.claim(APP, 10, Date.now()), [], 'what is in flight is not claimed again');
     });
 
     void it('keeps a token until it is final: pending counts queued, in flight and retrying', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a', 'b', 'c']);
-      assert.equal((await spool.counts()).pending, 3);
-      const [a, b, c] = (await spool.claim(10, Date.now())) as [Delivery, Delivery, Delivery];
-      assert.equal((await spool.counts()).pending, 3);
-      await spool.settle([delivered(a), failed(b), retry(c, Date.now() + MINUTE)]);
-      assert.equal((await spool.counts()).pending, 1);
-      assert.deepEqual(await spool.claim(10, Date.now()), []);
+      assert.equal((await spool.counts(undefined, Date.now())).pending, 3);
+      const [a, b, c] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery];
+      assert.equal((await spool.counts(undefined, Date.now())).pending, 3);
+      await spool.settle([delivered(a), failed(b), retry(c, Date.now() + MINUTE)], Date.now());
+      assert.equal((await spool.counts(undefined, Date.now())).pending, 1);
+      assert.deepEqual(await spool.claim(APP, 10, Date.now()), []);
     });
 
     void it('holds a retry until its due time, then gives it back with its attempts counted', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a']);
       const dueAt = Date.now() + MINUTE;
-      await spool.settle([retry((await spool.claim(1, Date.now()))[0] as Delivery, dueAt)]);
-      assert.equal(await spool.nextDueAt(), dueAt);
-      assert.deepEqual(await spool.claim(10, dueAt - 1), []);
-      const [again] = await spool.claim(10, dueAt);
+      await spool.settle([retry((await spool.claim(APP, 1, Date.now()))[0] as Delivery, dueAt)], Date.now());
+      assert.equal(await spool.nextDueAt(APP), dueAt);
+      assert.deepEqual(await spool.claim(APP, 10, dueAt - 1), []);
+      const [again] = await spool.claim(APP, 10, dueAt);
       assert.equal(again?.token, 'a');
       assert.equal(again?.attempts, 1);
-      assert.equal(await spool.nextDueAt(), undefined, 'nothing waits while the token is in flight');
-      await spool.settle([retry(again, dueAt + MINUTE)]);
-      assert.equal((await spool.claim(10, dueAt + MINUTE))[0]?.attempts, 2);
+      assert.equal(await spool.nextDueAt(APP), undefined, 'nothing waits while the token is in flight');
+      await spool.settle([retry(again, dueAt + MINUTE)], Date.now());
+      assert.equal((await spool.claim(APP, 10, dueAt + MINUTE))[0]?.attempts, 2);
     });
 
     void it('claims at most `limit` tokens, oldest first', async (t) => {
@@ -84,39 +97,39 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
       await spool.add(message('m1'), ['a', 'b', 'c']);
       await spool.add(message('m2'), ['d', 'e']);
       const now = Date.now();
-      assert.deepEqual(await spool.claim(0, now), []);
-      assert.deepEqual(tokensOf(await spool.claim(2, now)), ['a', 'b']);
-      assert.deepEqual(tokensOf(await spool.claim(2, now)), ['c', 'd']);
-      assert.deepEqual(tokensOf(await spool.claim(2, now)), ['e']);
-      assert.deepEqual(await spool.claim(2, now), []);
+      assert.deepEqual(await spool.claim(APP, 0, now), []);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 2, now)), ['a', 'b']);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 2, now)), ['c', 'd']);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 2, now)), ['e']);
+      assert.deepEqual(await spool.claim(APP, 2, now), []);
     });
 
     void it('orders retries among new tokens by due time', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['early', 'late']);
-      const [early, late] = (await spool.claim(2, Date.now())) as [Delivery, Delivery];
-      await spool.settle([retry(early, Date.now() - MINUTE), retry(late, Date.now() + MINUTE)]);
+      const [early, late] = (await spool.claim(APP, 2, Date.now())) as [Delivery, Delivery];
+      await spool.settle([retry(early, Date.now() - MINUTE), retry(late, Date.now() + MINUTE)], Date.now());
       await spool.add(message('m2'), ['new']);
-      assert.deepEqual(tokensOf(await spool.claim(10, Date.now())), ['early', 'new']);
-      assert.deepEqual(tokensOf(await spool.claim(10, Date.now() + MINUTE)), ['late']);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 10, Date.now())), ['early', 'new']);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 10, Date.now() + MINUTE)), ['late']);
     });
 
     void it('gives retries due at the same time back in accept order, a message together', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a', 'b']);
       await spool.add(message('m2'), ['c']);
-      const claimed = await spool.claim(10, Date.now());
+      const claimed = await spool.claim(APP, 10, Date.now());
       const dueAt = Date.now() + MINUTE;
-      await spool.settle(claimed.reverse().map((d) => retry(d, dueAt)));
-      assert.deepEqual(tokensOf(await spool.claim(10, dueAt)), ['a', 'b', 'c']);
+      await spool.settle(claimed.reverse().map((d) => retry(d, dueAt)), Date.now());
+      assert.deepEqual(tokensOf(await spool.claim(APP, 10, dueAt)), ['a', 'b', 'c']);
     });
 
     void it('gives the tokens of one send out next to each other, sharing one Message', async (t) => {
       const spool = open(t);
       const sends = ['m1', 'm2', 'm3'].map((id) => spool.add(message(id), [`${id}-a`, `${id}-b`, `${id}-c`]));
       await Promise.all(sends);
-      const first = await spool.claim(4, Date.now());
-      const rest = await spool.claim(10, Date.now());
+      const first = await spool.claim(APP, 4, Date.now());
+      const rest = await spool.claim(APP, 10, Date.now());
       const ids = [...first, ...rest].map((d) => d.message.id);
       assert.deepEqual(ids, ['m1', 'm1', 'm1', 'm2', 'm2', 'm2', 'm3', 'm3', 'm3']);
       assert.equal(rest[0]?.message, first[3]?.message, 'a message in flight is not parsed again by a later claim');
@@ -128,90 +141,90 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
       await spool.add(message('m1'), ['a', 'b']);
       const after = Date.now();
       await spool.add(message('m2'), ['c', 'd']);
-      const counts = await spool.counts();
-      assert.deepEqual({ ...counts, oldestAcceptedAt: undefined }, { pending: 4, queued: 4, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+      const counts = await spool.counts(undefined, Date.now());
+      assert.deepEqual({ ...counts, oldestAcceptedAt: undefined }, { pending: 4, queued: 4, scheduled: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
       assert.ok(counts.oldestAcceptedAt !== undefined && counts.oldestAcceptedAt >= before && counts.oldestAcceptedAt <= after);
-      const [a, b, c] = (await spool.claim(3, Date.now())) as [Delivery, Delivery, Delivery];
-      assert.deepEqual({ ...(await spool.counts()), oldestAcceptedAt: 0 }, { pending: 4, queued: 1, inflight: 3, retrying: 0, oldestAcceptedAt: 0 });
+      const [a, b, c] = (await spool.claim(APP, 3, Date.now())) as [Delivery, Delivery, Delivery];
+      assert.deepEqual({ ...(await spool.counts(undefined, Date.now())), oldestAcceptedAt: 0 }, { pending: 4, queued: 1, scheduled: 0, inflight: 3, retrying: 0, oldestAcceptedAt: 0 });
       const dueAt = Date.now() + MINUTE;
-      await spool.settle([delivered(a), delivered(b), retry(c, dueAt)]);
-      const later = await spool.counts();
-      assert.deepEqual({ ...later, oldestAcceptedAt: 0 }, { pending: 2, queued: 1, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+      await spool.settle([delivered(a), delivered(b), retry(c, dueAt)], Date.now());
+      const later = await spool.counts(undefined, Date.now());
+      assert.deepEqual({ ...later, oldestAcceptedAt: 0 }, { pending: 2, queued: 1, scheduled: 0, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
       assert.ok(later.oldestAcceptedAt !== undefined && later.oldestAcceptedAt >= after, 'm1 is final: m2 is the oldest');
-      await spool.settle((await spool.claim(10, dueAt)).map((d) => delivered(d)));
-      assert.deepEqual(await spool.counts(), { pending: 0, queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
-      assert.equal(await spool.nextDueAt(), undefined);
+      await spool.settle((await spool.claim(APP, 10, dueAt)).map((d) => delivered(d)), Date.now());
+      assert.deepEqual(await spool.counts(undefined, Date.now()), { pending: 0, queued: 0, scheduled: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+      assert.equal(await spool.nextDueAt(APP), undefined);
     });
 
     void it('lists canonical replacements until read; keep reads without clearing', async (t) => {
       const spool = open(t);
-      assert.deepEqual(await spool.takeCanonicals(false), []);
+      assert.deepEqual(await spool.takeCanonicals(undefined, false), []);
       await spool.add(message('m1'), ['old1', 'old2', 'plain']);
-      const [old1, old2, plain] = (await spool.claim(10, Date.now())) as [Delivery, Delivery, Delivery];
-      await spool.settle([delivered(old1, 'new1'), delivered(old2, 'new2'), delivered(plain)]);
+      const [old1, old2, plain] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery];
+      await spool.settle([delivered(old1, 'new1'), delivered(old2, 'new2'), delivered(plain)], Date.now());
       const list = [
-        { original: 'old1', canonical: 'new1' },
-        { original: 'old2', canonical: 'new2' },
+        { app: APP, original: 'old1', canonical: 'new1' },
+        { app: APP, original: 'old2', canonical: 'new2' },
       ];
-      assert.deepEqual(await spool.takeCanonicals(true), list);
-      assert.deepEqual(await spool.takeCanonicals(true), list);
-      assert.deepEqual(await spool.takeCanonicals(false), list);
-      assert.deepEqual(await spool.takeCanonicals(false), []);
+      assert.deepEqual(await spool.takeCanonicals(undefined, true), list);
+      assert.deepEqual(await spool.takeCanonicals(undefined, true), list);
+      assert.deepEqual(await spool.takeCanonicals(undefined, false), list);
+      assert.deepEqual(await spool.takeCanonicals(undefined, false), []);
     });
 
     void it('keeps one canonical per original token: the latest', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['old']);
-      await spool.settle([delivered((await spool.claim(1, Date.now()))[0] as Delivery, 'first')]);
+      await spool.settle([delivered((await spool.claim(APP, 1, Date.now()))[0] as Delivery, 'first')], Date.now());
       await spool.add(message('m2'), ['old']);
-      await spool.settle([delivered((await spool.claim(1, Date.now()))[0] as Delivery, 'second')]);
-      assert.deepEqual(await spool.takeCanonicals(false), [{ original: 'old', canonical: 'second' }]);
+      await spool.settle([delivered((await spool.claim(APP, 1, Date.now()))[0] as Delivery, 'second')], Date.now());
+      assert.deepEqual(await spool.takeCanonicals(undefined, false), [{ app: APP, original: 'old', canonical: 'second' }]);
     });
 
     void it('lists each not-registered token once until read; other failures are not listed', async (t) => {
       const spool = open(t);
-      assert.deepEqual(await spool.takeNotRegistered(false), []);
+      assert.deepEqual(await spool.takeNotRegistered(undefined, false), []);
       await spool.add(message('m1'), ['gone', 'bad']);
       await spool.add(message('m2'), ['gone']);
-      const claimed = await spool.claim(10, Date.now());
-      await spool.settle(claimed.map((d) => failed(d, d.token === 'gone')));
-      assert.deepEqual(await spool.takeNotRegistered(true), ['gone']);
-      assert.deepEqual(await spool.takeNotRegistered(false), ['gone']);
-      assert.deepEqual(await spool.takeNotRegistered(false), []);
-      assert.equal((await spool.counts()).pending, 0);
+      const claimed = await spool.claim(APP, 10, Date.now());
+      await spool.settle(claimed.map((d) => failed(d, d.token === 'gone')), Date.now());
+      assert.deepEqual(tokensOfList(await spool.takeNotRegistered(undefined, true)), ['gone']);
+      assert.deepEqual(tokensOfList(await spool.takeNotRegistered(undefined, false)), ['gone']);
+      assert.deepEqual(await spool.takeNotRegistered(undefined, false), []);
+      assert.equal((await spool.counts(undefined, Date.now())).pending, 0);
     });
 
     void it('refuses a send that would pass spoolMax, whole, keeping nothing of it', async (t) => {
       const spool = open(t, 3);
       await spool.add(message('m1'), ['a', 'b']);
       await assert.rejects(spool.add(message('m2'), ['c', 'd']), (error) => error instanceof SpoolFullError && error.code === 'busy');
-      assert.equal((await spool.counts()).pending, 2);
+      assert.equal((await spool.counts(undefined, Date.now())).pending, 2);
       const together = await Promise.allSettled([spool.add(message('m3'), ['e']), spool.add(message('m4'), ['f'])]);
       assert.deepEqual(
         together.map((r) => r.status),
         ['fulfilled', 'rejected'],
         'sends waiting for the same commit count against the limit',
       );
-      assert.deepEqual(tokensOf(await spool.claim(10, Date.now())), ['a', 'b', 'e']);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 10, Date.now())), ['a', 'b', 'e']);
     });
 
     void it('ignores a settlement for a token not in flight: settled already, or never claimed', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a', 'b']);
-      const [a] = (await spool.claim(1, Date.now())) as [Delivery];
-      await spool.settle([delivered(a), delivered(a)]);
-      await spool.settle([failed(a, true), failed({ ...a, token: 'b' }, true)]);
-      assert.equal((await spool.counts()).pending, 1);
-      assert.deepEqual(await spool.takeNotRegistered(false), []);
-      assert.deepEqual(tokensOf(await spool.claim(10, Date.now())), ['b']);
+      const [a] = (await spool.claim(APP, 1, Date.now())) as [Delivery];
+      await spool.settle([delivered(a), delivered(a)], Date.now());
+      await spool.settle([failed(a, true), failed({ ...a, token: 'b' }, true)], Date.now());
+      assert.equal((await spool.counts(undefined, Date.now())).pending, 1);
+      assert.deepEqual(await spool.takeNotRegistered(undefined, false), []);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 10, Date.now())), ['b']);
     });
 
     void it('settles a copy of a delivery as well as the one claim returned', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a']);
-      const [a] = (await spool.claim(1, Date.now())) as [Delivery];
-      await spool.settle([delivered({ message: message('m1'), token: a.token, attempts: a.attempts })]);
-      assert.equal((await spool.counts()).pending, 0);
+      const [a] = (await spool.claim(APP, 1, Date.now())) as [Delivery];
+      await spool.settle([delivered({ message: message('m1'), token: a.token, attempts: a.attempts })], Date.now());
+      assert.equal((await spool.counts(undefined, Date.now())).pending, 0);
     });
 
     void it('commits the sends waiting on close; close is idempotent and later sends are refused', async (t) => {
@@ -230,13 +243,13 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     void it('takes released tokens back unsent: due as they were, their tries not counted', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['a', 'b', 'c']);
-      const [a, b, c] = (await spool.claim(10, Date.now())) as [Delivery, Delivery, Delivery];
+      const [a, b, c] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery];
       const dueAt = Date.now() + MINUTE;
-      await spool.settle([retry(c, dueAt)]);
-      const [again] = (await spool.claim(10, dueAt)) as [Delivery];
+      await spool.settle([retry(c, dueAt)], Date.now());
+      const [again] = (await spool.claim(APP, 10, dueAt)) as [Delivery];
       await spool.release([a, b, again, { ...a, token: 'never-claimed' }]);
-      assert.deepEqual({ ...(await spool.counts()), oldestAcceptedAt: 0 }, { pending: 3, queued: 2, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
-      const claimed = await spool.claim(10, dueAt);
+      assert.deepEqual({ ...(await spool.counts(undefined, Date.now())), oldestAcceptedAt: 0 }, { pending: 3, queued: 2, scheduled: 0, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+      const claimed = await spool.claim(APP, 10, dueAt);
       assert.deepEqual(claimed.map((d) => [d.token, d.attempts]), [['a', 0], ['b', 0], ['c', 1]]);
       await spool.release([]);
     });
@@ -244,13 +257,112 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     void it('clears exactly the list entries named, and says how many it found', async (t) => {
       const spool = open(t);
       await spool.add(message('m1'), ['gone1', 'gone2', 'old1', 'old2']);
-      const [gone1, gone2, old1, old2] = (await spool.claim(10, Date.now())) as [Delivery, Delivery, Delivery, Delivery];
-      await spool.settle([failed(gone1, true), failed(gone2, true), delivered(old1, 'new1'), delivered(old2, 'new2')]);
-      assert.equal(await spool.clearNotRegistered(['gone1', 'unknown']), 1);
-      assert.deepEqual(await spool.takeNotRegistered(true), ['gone2']);
-      assert.equal(await spool.clearCanonicals(['old2']), 1);
-      assert.equal(await spool.clearCanonicals([]), 0);
-      assert.deepEqual(await spool.takeCanonicals(true), [{ original: 'old1', canonical: 'new1' }]);
+      const [gone1, gone2, old1, old2] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery, Delivery];
+      await spool.settle([failed(gone1, true), failed(gone2, true), delivered(old1, 'new1'), delivered(old2, 'new2')], Date.now());
+      assert.equal(await spool.clearNotRegistered(undefined, ['gone1', 'unknown']), 1);
+      assert.deepEqual(tokensOfList(await spool.takeNotRegistered(undefined, true)), ['gone2']);
+      assert.equal(await spool.clearCanonicals(undefined, ['old2']), 1);
+      assert.equal(await spool.clearCanonicals(undefined, []), 0);
+      assert.deepEqual(await spool.takeCanonicals(undefined, true), [{ app: APP, original: 'old1', canonical: 'new1' }]);
+    });
+
+    void it('keeps each app apart: claims, due times, counts and lists', async (t) => {
+      const spool = open(t);
+      await spool.add(message('a1', {}, 'android'), ['x', 'y']);
+      await spool.add(message('i1', {}, 'ios'), ['x']);
+      const now = Date.now();
+      assert.deepEqual(tokensOf(await spool.claim('ios', 10, now)), ['x']);
+      assert.deepEqual(await spool.claim('web', 10, now), [], 'an app that never sent has nothing');
+      const [ax, ay] = (await spool.claim('android', 10, now)) as [Delivery, Delivery];
+      assert.equal(ax.message.app, 'android');
+      await spool.settle([failed(ax, true), retry(ay, now + MINUTE)], now);
+      assert.equal(await spool.nextDueAt('android'), now + MINUTE);
+      assert.equal(await spool.nextDueAt('ios'), undefined);
+      assert.deepEqual(
+        [await spool.counts('android', now), await spool.counts('ios', now)].map((c) => [c.pending, c.inflight, c.retrying]),
+        [[1, 0, 1], [1, 1, 0]],
+      );
+      assert.equal((await spool.counts(undefined, now)).pending, 2);
+      assert.deepEqual(await spool.takeNotRegistered('ios', true), []);
+      assert.deepEqual(await spool.takeNotRegistered(undefined, true), [{ app: 'android', token: 'x' }]);
+      assert.equal(await spool.clearNotRegistered('ios', ['x']), 0, 'a clear for another app leaves the entry');
+      assert.deepEqual(await spool.takeNotRegistered('android', false), [{ app: 'android', token: 'x' }]);
+    });
+
+    void it('holds a scheduled send until its time, counting it as scheduled', async (t) => {
+      const spool = open(t);
+      const now = Date.now();
+      await spool.add({ ...message('later', {}, APP, now), sendAt: now + MINUTE }, ['s1', 's2']);
+      await spool.add(message('now', {}, APP, now), ['n1']);
+      assert.deepEqual(
+        (({ pending, queued, scheduled }) => ({ pending, queued, scheduled }))(await spool.counts(undefined, now)),
+        { pending: 3, queued: 1, scheduled: 2 },
+      );
+      assert.deepEqual(tokensOf(await spool.claim(APP, 10, now)), ['n1']);
+      assert.equal(await spool.nextDueAt(APP), now + MINUTE);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 10, now + MINUTE - 1)), []);
+      assert.deepEqual(tokensOf(await spool.claim(APP, 10, now + MINUTE)), ['s1', 's2']);
+      assert.equal((await spool.counts(undefined, now)).scheduled, 0, 'in flight now');
+    });
+
+    void it('carries a message\'s expiry and acceptance time to its deliveries', async (t) => {
+      const spool = open(t);
+      const sent = { ...message('m1'), expiresAt: Date.now() + MINUTE };
+      await spool.add(sent, ['a']);
+      const [a] = await spool.claim(APP, 1, Date.now());
+      assert.deepEqual(a?.message, { id: 'm1', app: APP, acceptedAt: sent.acceptedAt, expiresAt: sent.expiresAt, content: sent.content });
+    });
+
+    void it('tells the status of a message while pending and after, with each failure and its reason', async (t) => {
+      const spool = open(t);
+      await spool.add(message('m1'), ['ok', 'gone', 'bad', 'later']);
+      const [ok, gone, bad, later] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery, Delivery];
+      await spool.settle([delivered(ok), failed(gone, true), failed(bad), retry(later, Date.now() + MINUTE)], Date.now());
+      assert.deepEqual(await spool.status('m1'), {
+        id: 'm1',
+        app: APP,
+        tokens: 4,
+        pending: 1,
+        delivered: 1,
+        failed: 2,
+        failures: [
+          { token: 'gone', reason: 'UNREGISTERED' },
+          { token: 'bad', reason: 'http_400' },
+        ],
+        finishedAt: undefined,
+      });
+      const [again] = (await spool.claim(APP, 10, Date.now() + MINUTE)) as [Delivery];
+      const finishedAt = Date.now();
+      await spool.settle([delivered(again)], finishedAt);
+      const done = await spool.status('m1');
+      assert.deepEqual([done?.pending, done?.delivered, done?.failed, done?.finishedAt], [0, 2, 2, finishedAt]);
+      assert.equal(await spool.status('no-such-message'), undefined);
+    });
+
+    void it('keeps at most 1000 failures of a message for its status', async (t) => {
+      const spool = open(t);
+      const tokens = Array.from({ length: 1002 }, (_, i) => `bad${i}`);
+      await spool.add(message('m1'), tokens);
+      const claimed = await spool.claim(APP, 2000, Date.now());
+      await spool.settle(claimed.slice(0, 600).map((d) => failed(d)), Date.now());
+      await spool.settle(claimed.slice(600).map((d) => failed(d)), Date.now());
+      const status = await spool.status('m1');
+      assert.deepEqual([status?.failed, status?.failures.length, status?.failures.at(-1)?.token], [1002, 1000, 'bad999']);
+    });
+
+    void it('forgets a status --status-retention after its message became final, and keeps at most the most allowed', async (t) => {
+      const clock = new ManualClock(Date.now());
+      const spool = open(t, 1_000_000, { clock, statuses: { retentionMs: 1000, maxFinished: 2 } });
+      for (const id of ['m1', 'm2', 'm3']) {
+        await spool.add(message(id, {}, APP, clock.now()), ['t']);
+        await spool.settle((await spool.claim(APP, 1, clock.now())).map((d) => delivered(d)), clock.now());
+      }
+      assert.equal(await spool.status('m1'), undefined, 'past the most kept, the oldest goes first');
+      assert.equal((await spool.status('m3'))?.delivered, 1);
+      clock.advance(999);
+      assert.equal((await spool.status('m3'))?.delivered, 1);
+      clock.advance(1);
+      assert.equal(await spool.status('m3'), undefined, 'gone once its retention ends');
     });
 
     void it('ends with every token final exactly once, whatever the order of claims and outcomes', async () => {
@@ -297,7 +409,7 @@ async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<
       } else if (s.kind === 'claim') {
         const now = base + s.at;
         const due = [...waiting.values()].filter((w) => w.dueAt <= now).length;
-        const claimed = await spool.claim(s.limit, now);
+        const claimed = await spool.claim(APP, s.limit, now);
         assert.equal(claimed.length, Math.min(s.limit, due));
         for (const delivery of claimed) {
           const k = key(delivery.message.id, delivery.token);
@@ -315,31 +427,31 @@ async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<
           await spool.release([delivery]);
           waiting.set(k, { dueAt: claimedDue.get(k) ?? 0, attempts: delivery.attempts });
         } else if (s.outcome === 'retry') {
-          await spool.settle([retry(delivery, base + s.at)]);
+          await spool.settle([retry(delivery, base + s.at)], Date.now());
           waiting.set(k, { dueAt: base + s.at, attempts: delivery.attempts + 1 });
         } else {
-          await spool.settle([s.outcome === 'delivered' ? delivered(delivery) : failed(delivery, s.outcome === 'notRegistered')]);
+          await spool.settle([s.outcome === 'delivered' ? delivered(delivery) : failed(delivery, s.outcome === 'notRegistered')], Date.now());
           final.set(k, (final.get(k) ?? 0) + 1);
           if (s.outcome === 'notRegistered') notRegistered.add(delivery.token);
         }
       }
       const retrying = [...waiting.values()].filter((w) => w.attempts > 0).length;
-      const counts = await spool.counts();
+      const counts = await spool.counts(undefined, Date.now());
       assert.deepEqual([counts.queued, counts.inflight, counts.retrying], [waiting.size - retrying, inFlight.length, retrying]);
-      assert.equal((await spool.counts()).pending, waiting.size + inFlight.length);
+      assert.equal((await spool.counts(undefined, Date.now())).pending, waiting.size + inFlight.length);
     }
-    await spool.settle(inFlight.map((d) => delivered(d)));
+    await spool.settle(inFlight.map((d) => delivered(d)), Date.now());
     for (const d of inFlight) final.set(key(d.message.id, d.token), (final.get(key(d.message.id, d.token)) ?? 0) + 1);
-    for (let claimed = await spool.claim(100, base + 3); claimed.length > 0; claimed = await spool.claim(100, base + 3)) {
-      await spool.settle(claimed.map((d) => delivered(d)));
+    for (let claimed = await spool.claim(APP, 100, base + 3); claimed.length > 0; claimed = await spool.claim(APP, 100, base + 3)) {
+      await spool.settle(claimed.map((d) => delivered(d)), Date.now());
       for (const d of claimed) final.set(key(d.message.id, d.token), (final.get(key(d.message.id, d.token)) ?? 0) + 1);
     }
-    assert.equal((await spool.counts()).pending, 0);
-    assert.equal(await spool.nextDueAt(), undefined);
-    assert.deepEqual(await spool.counts(), { pending: 0, queued: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
+    assert.equal((await spool.counts(undefined, Date.now())).pending, 0);
+    assert.equal(await spool.nextDueAt(APP), undefined);
+    assert.deepEqual(await spool.counts(undefined, Date.now()), { pending: 0, queued: 0, scheduled: 0, inflight: 0, retrying: 0, oldestAcceptedAt: undefined });
     assert.ok([...final.values()].every((n) => n === 1), 'no token was made final twice');
     assert.equal(final.size, steps.reduce((n, s) => n + (s.kind === 'add' ? s.tokens.length : 0), 0), 'every token was made final');
-    assert.deepEqual(new Set(await spool.takeNotRegistered(false)), notRegistered);
+    assert.deepEqual(new Set(tokensOfList(await spool.takeNotRegistered(undefined, false))), notRegistered);
   } finally {
     await dispose();
   }

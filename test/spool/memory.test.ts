@@ -6,8 +6,8 @@ import { openSpool } from '../../src/spool/open.js';
 import { testConfig } from '../support/config.js';
 import { message, spoolConformance } from './conformance.js';
 
-spoolConformance('memory', ({ spoolMax }) => {
-  const spool = new MemorySpool(spoolMax);
+spoolConformance('memory', ({ spoolMax, clock, statuses }) => {
+  const spool = new MemorySpool(spoolMax, clock, statuses);
   return { spool, dispose: () => spool.close() };
 });
 
@@ -22,6 +22,6 @@ void test('the memory spool hands out the Message it was given, not a copy', asy
   const spool = new MemorySpool(10);
   const sent = message('m1');
   await spool.add(sent, ['a']);
-  assert.equal((await spool.claim(1, Date.now()))[0]?.message, sent);
+  assert.equal((await spool.claim('default', 1, Date.now()))[0]?.message, sent);
   await spool.close();
 });

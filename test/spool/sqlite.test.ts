@@ -85,9 +85,9 @@ function child(code: string, ...args: string[]) {
   );
 }
 
-spoolConformance('SQLite', ({ spoolMax }) => {
+spoolConformance('SQLite', ({ spoolMax, clock, statuses }) => {
   const dir = freshDirectory();
-  const spool = new SqliteSpool(join(dir, 'spool.db'), { sync: 'normal', spoolMax });
+  const spool = new SqliteSpool(join(dir, 'spool.db'), { sync: 'normal', spoolMax, ...(clock && { clock }), ...(statuses && { statuses }) });
   return {
     spool,
     dispose: async () => {
@@ -102,26 +102,26 @@ void test('queued, retrying and in-flight tokens all come back as pending after 
   const first = open(t, path);
   await first.add(message('m1'), ['inflight', 'retrying']);
   await first.add(message('m2'), ['queued']);
-  const [, retrying] = (await first.claim(2, Date.now())) as [Delivery, Delivery];
+  const [, retrying] = (await first.claim('default', 2, Date.now())) as [Delivery, Delivery];
   const dueAt = Date.now() + MINUTE;
-  await first.settle([{ delivery: retrying, result: 'retry', reason: { source: 'http', code: '503' }, dueAt }]);
+  await first.settle([{ delivery: retrying, result: 'retry', reason: { source: 'http', code: '503' }, dueAt }], Date.now());
   await first.close();
 
   const second = open(t, path);
-  assert.equal((await second.counts()).pending, 3);
-  assert.deepEqual({ ...(await second.counts()), oldestAcceptedAt: 0 }, { pending: 3, queued: 2, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
+  assert.equal((await second.counts(undefined, Date.now())).pending, 3);
+  assert.deepEqual({ ...(await second.counts(undefined, Date.now())), oldestAcceptedAt: 0 }, { pending: 3, queued: 2, scheduled: 0, inflight: 0, retrying: 1, oldestAcceptedAt: 0 });
   assert.equal(second.recovered, 3);
-  const due = await second.claim(10, Date.now());
+  const due = await second.claim('default', 10, Date.now());
   assert.deepEqual(
-    due.map((d) => [d.token, d.attempts, d.message]),
+    due.map((d) => [d.token, d.attempts, d.message.id, d.message.content]),
     [
-      ['inflight', 0, message('m1')],
-      ['queued', 0, message('m2')],
+      ['inflight', 0, 'm1', message('m1').content],
+      ['queued', 0, 'm2', message('m2').content],
     ],
   );
-  assert.equal(await second.nextDueAt(), dueAt);
+  assert.equal(await second.nextDueAt('default'), dueAt);
   assert.deepEqual(
-    (await second.claim(10, dueAt)).map((d) => [d.token, d.attempts]),
+    (await second.claim('default', 10, dueAt)).map((d) => [d.token, d.attempts]),
     [['retrying', 1]],
   );
 });
@@ -136,9 +136,9 @@ void test('an acknowledged send survives the process being killed', async (t) =>
       '-e',
       `import { SqliteSpool } from ${JSON.stringify(new URL('../../src/spool/sqlite.js', import.meta.url).href)};
        const spool = new SqliteSpool(process.argv[1], { sync: 'normal', spoolMax: 100 });
-       await spool.add({ id: 'm1', content: { payload: { n: 1 } } }, ['a', 'b', 'c']);
-       const [a] = await spool.claim(2, Date.now());
-       await spool.settle([{ delivery: a, result: 'delivered' }]);
+       await spool.add({ id: 'm1', app: 'default', acceptedAt: Date.now(), content: { payload: { n: 1 } } }, ['a', 'b', 'c']);
+       const [a] = await spool.claim('default', 2, Date.now());
+       await spool.settle([{ delivery: a, result: 'delivered' }], Date.now());
        process.stdout.write('acknowledged\\n');
        setInterval(() => {}, 60_000);`,
       path,
@@ -152,9 +152,9 @@ void test('an acknowledged send survives the process being killed', async (t) =>
   await exited;
 
   const spool = open(t, path);
-  assert.equal((await spool.counts()).pending, 2);
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 2);
   assert.deepEqual(
-    (await spool.claim(10, Date.now())).map((d) => [d.token, d.message.content.payload]),
+    (await spool.claim('default', 10, Date.now())).map((d) => [d.token, d.message.content.payload]),
     [
       ['b', { n: 1 }],
       ['c', { n: 1 }],
@@ -166,22 +166,22 @@ void test('the canonical and not-registered lists survive a reopen until they ar
   const path = join(directory(t), 'spool.db');
   const first = open(t, path);
   await first.add(message('m1'), ['old', 'gone']);
-  const [old, gone] = (await first.claim(2, Date.now())) as [Delivery, Delivery];
+  const [old, gone] = (await first.claim('default', 2, Date.now())) as [Delivery, Delivery];
   await first.settle([
     { delivery: old, result: 'delivered', canonical: 'new' },
     { delivery: gone, result: 'failed', reason: { source: 'fcm', code: 'UNREGISTERED' }, notRegistered: true },
-  ]);
+  ], Date.now());
   await first.close();
 
   const second = open(t, path);
-  assert.deepEqual(await second.takeCanonicals(true), [{ original: 'old', canonical: 'new' }]);
-  assert.deepEqual(await second.takeNotRegistered(false), ['gone']);
+  assert.deepEqual(await second.takeCanonicals(undefined, true), [{ app: 'default', original: 'old', canonical: 'new' }]);
+  assert.deepEqual(await second.takeNotRegistered(undefined, false), [{ app: 'default', token: 'gone' }]);
   await second.close();
 
   const third = open(t, path);
-  assert.equal((await third.counts()).pending, 0);
-  assert.deepEqual(await third.takeCanonicals(false), [{ original: 'old', canonical: 'new' }], 'keep left it in place');
-  assert.deepEqual(await third.takeNotRegistered(false), [], 'a read list stays read');
+  assert.equal((await third.counts(undefined, Date.now())).pending, 0);
+  assert.deepEqual(await third.takeCanonicals(undefined, false), [{ app: 'default', original: 'old', canonical: 'new' }], 'keep left it in place');
+  assert.deepEqual(await third.takeNotRegistered(undefined, false), [], 'a read list stays read');
 });
 
 void test('sends arriving together share one commit; each resolves after it', async (t) => {
@@ -190,10 +190,10 @@ void test('sends arriving together share one commit; each resolves after it', as
   const spool = open(t, path, { checkpoints: NEVER });
   const before = walCommits(path);
   const sends = Array.from({ length: 50 }, (_, i) => spool.add(message(`m${i}`), ['a', 'b']));
-  assert.equal((await spool.counts()).pending, 0, 'nothing is acknowledged before its commit');
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 0, 'nothing is acknowledged before its commit');
   await Promise.all(sends);
   assert.equal(walCommits(path), before + 1);
-  assert.equal((await spool.counts()).pending, 100);
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 100);
   await spool.add(message('later'), ['c']);
   assert.equal(walCommits(path), before + 2, 'a send in a later turn of the event loop gets its own commit');
 });
@@ -208,9 +208,9 @@ void test('a message is stored once for all its tokens, and pruned when its last
   assert.deepEqual(inspect(path, (db) => [count('messages')(db), count('tokens')(db)]), [2, 1001]);
 
   const second = open(t, path);
-  const claimed = await second.claim(2000, Date.now());
+  const claimed = await second.claim('default', 2000, Date.now());
   assert.equal(new Set(claimed.map((d) => d.message)).size, 2, 'one parsed Message per message');
-  await second.settle(claimed.map((delivery, i) => (i % 2 ? { delivery, result: 'delivered' } : { delivery, result: 'failed', reason: { source: 'http', code: '400' }, notRegistered: false })));
+  await second.settle(claimed.map((delivery, i) => (i % 2 ? { delivery, result: 'delivered' } : { delivery, result: 'failed', reason: { source: 'http', code: '400' }, notRegistered: false })), Date.now());
   await second.close();
   assert.deepEqual(inspect(path, (db) => [count('messages')(db), count('tokens')(db)]), [0, 0]);
 });
@@ -226,7 +226,7 @@ void test('a full disk refuses the whole group of sends and keeps nothing of it'
   for (const result of refused) {
     assert.ok(result.status === 'rejected' && result.reason instanceof SpoolFullError, 'every send of the group is refused as busy');
   }
-  assert.equal((await spool.counts()).pending, 1);
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 1);
   spool.pragma('max_page_count = 1073741823');
   await spool.add(message('after'), ['c']);
   await spool.close();
@@ -267,13 +267,56 @@ void test("another program's SQLite database is refused, not written into", (t) 
   );
 });
 
+/** The first release's schema, as its spools were written: one app, no statuses. */
+const SCHEMA_V1 = `
+CREATE TABLE messages (row INTEGER PRIMARY KEY, id TEXT NOT NULL, accepted_at INTEGER NOT NULL, remaining INTEGER NOT NULL, content TEXT NOT NULL) STRICT;
+CREATE TABLE tokens (row INTEGER PRIMARY KEY, message INTEGER NOT NULL, token TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL, inflight INTEGER NOT NULL DEFAULT 0) STRICT;
+CREATE INDEX tokens_due ON tokens (due_at, message) WHERE inflight = 0;
+CREATE TABLE canonicals (original TEXT PRIMARY KEY, canonical TEXT NOT NULL) STRICT;
+CREATE TABLE notregistered (token TEXT PRIMARY KEY) STRICT;
+`;
+
+void test('a spool of the first release is migrated: its tokens and lists belong to the app default', async (t) => {
+  const path = join(directory(t), 'spool.db');
+  const old = new Database(path);
+  old.pragma('journal_mode = WAL');
+  old.exec(SCHEMA_V1);
+  old.pragma('application_id = 1734569265');
+  old.pragma('user_version = 1');
+  const content = JSON.stringify({ payload: { n: 1 } });
+  old.prepare('INSERT INTO messages (row, id, accepted_at, remaining, content) VALUES (1, ?, 1000, 2, ?)').run('m-old', content);
+  old.prepare('INSERT INTO tokens (message, token, attempts, due_at, inflight) VALUES (1, ?, 0, 1000, 0), (1, ?, 1, 1000, 1)').run('queued', 'was-in-flight');
+  old.prepare('INSERT INTO canonicals (original, canonical) VALUES (?, ?), (?, ?)').run('o2', 'c2', 'o1', 'c1');
+  old.prepare('INSERT INTO notregistered (token) VALUES (?)').run('gone');
+  old.close();
+
+  const spool = open(t, path);
+  assert.equal(spool.recovered, 2);
+  assert.equal(spool.pragma('user_version'), 2);
+  const claimed = await spool.claim('default', 10, Date.now());
+  assert.deepEqual(
+    claimed.map((d) => [d.token, d.attempts, d.message.id, d.message.app, d.message.content]),
+    [
+      ['queued', 0, 'm-old', 'default', { payload: { n: 1 } }],
+      ['was-in-flight', 1, 'm-old', 'default', { payload: { n: 1 } }],
+    ],
+  );
+  assert.deepEqual(await spool.takeCanonicals('default', true), [
+    { app: 'default', original: 'o2', canonical: 'c2' },
+    { app: 'default', original: 'o1', canonical: 'c1' },
+  ], 'in their old order');
+  assert.deepEqual(await spool.takeNotRegistered(undefined, true), [{ app: 'default', token: 'gone' }]);
+  await spool.settle(claimed.map((delivery) => ({ delivery, result: 'delivered' })), Date.now());
+  assert.deepEqual((await spool.status('m-old'))?.delivered, 2, 'its status is kept like any other');
+});
+
 void test('a spool from a newer gocm (higher user_version) is refused', async (t) => {
   const path = join(directory(t), 'spool.db');
   await open(t, path).close();
   const db = new Database(path);
-  db.pragma('user_version = 2');
+  db.pragma('user_version = 3');
   db.close();
-  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && error.message.includes(path) && /schema version 2, newer/.test(error.message));
+  assert.throws(() => open(t, path), (error) => error instanceof ConfigError && error.message.includes(path) && /schema version 3, newer/.test(error.message));
 });
 
 void test('a spool path that cannot be created is refused, naming it (even for root)', (t) => {
@@ -366,7 +409,7 @@ void test('the WAL stays bounded however many commits there are', async (t) => {
   assert.ok(largest <= bound, `the WAL reached ${largest} bytes`);
   assert.ok(spool.checkpointer.running, 'the checkpoint thread did the checkpoints');
   assert.equal(spool.pragma('wal_autocheckpoint'), 0, 'no commit checkpointed');
-  assert.equal((await spool.counts()).pending, 2 * commits);
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 2 * commits);
 });
 
 void test('close() stops the checkpoint thread: nothing is left to keep the process alive', async (t) => {
@@ -381,7 +424,7 @@ void test('close() stops the checkpoint thread: nothing is left to keep the proc
   // The same in a process of its own, which must end by itself once the spool is closed.
   const closer = child(
     `const spool = new SqliteSpool(process.argv[1], { sync: 'normal', spoolMax: 100 });
-     await spool.add({ id: 'm1', content: { payload: {} } }, ['a']);
+     await spool.add({ id: 'm1', app: 'default', acceptedAt: Date.now(), content: { payload: {} } }, ['a']);
      if (!spool.checkpointer.online) await new Promise((resolve) => spool.checkpointer.thread.once('online', resolve));
      process.stdout.write(spool.checkpointer.running ? 'running\\n' : 'no thread\\n');
      await spool.close();`,
@@ -411,7 +454,7 @@ void test('a checkpoint thread that dies is logged, and commits checkpoint on th
   assert.match(warnings[0] ?? '', /checkpoint thread failed/);
   assert.equal(spool.pragma('wal_autocheckpoint'), 1000);
   await spool.add(message('m1'), ['a']);
-  assert.equal((await spool.counts()).pending, 1);
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 1);
   await spool.close();
   assert.equal(inspect(path, count('tokens')), 1);
 });
@@ -428,18 +471,18 @@ void test('a group commit waits for the closed gate without blocking, and goes w
   // A group commit goes on the next turn of the event loop; give it a few.
   for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
   assert.equal(acknowledged, false, 'the group waits while the gate is closed');
-  assert.equal((await spool.counts()).pending, 0);
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 0);
   Atomics.store(inside.shared, Shared.Gate, 0);
   inside.gateOpened();
   await send;
-  assert.equal((await spool.counts()).pending, 1);
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 1);
 });
 
 void test('a spool open in another process is refused, and free once that process is killed', async (t) => {
   const path = join(directory(t), 'spool.db');
   // The child keeps its spool in no variable: the lock must outlast a garbage collection.
   const holder = child(
-    `await new SqliteSpool(process.argv[1], { sync: 'normal', spoolMax: 100 }).add({ id: 'm1', content: { payload: {} } }, ['a']);
+    `await new SqliteSpool(process.argv[1], { sync: 'normal', spoolMax: 100 }).add({ id: 'm1', app: 'default', acceptedAt: Date.now(), content: { payload: {} } }, ['a']);
      globalThis.gc();
      process.stdout.write('open\\n');
      setInterval(() => {}, 60_000);`,
@@ -453,6 +496,6 @@ void test('a spool open in another process is refused, and free once that proces
   holder.kill('SIGKILL');
   await exited;
   const spool = open(t, path);
-  assert.equal((await spool.counts()).pending, 1, 'the killed process left its spool, and no lock on it');
+  assert.equal((await spool.counts(undefined, Date.now())).pending, 1, 'the killed process left its spool, and no lock on it');
   assert.ok(existsSync(`${path}.lock`), 'the lock file stays, to be locked again');
 });
