@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Options } from 'yargs';
+import { type AppConfig, type AppsConfig, loadAppsFile, readSecretFile } from './apps.js';
 import { ConfigError } from './errors.js';
 import { errorCode } from './guards.js';
 
@@ -40,6 +41,12 @@ export interface Config {
   readonly dryRun: boolean;
   readonly drainTimeoutMs: number;
   readonly logLevel: string;
+  /** --apps FILE, re-read on SIGHUP; undefined: the app `default`, from the flags above. */
+  readonly appsFile: string | undefined;
+  readonly apps: AppsConfig;
+  /** --rate: tokens a second per app unless its entry says otherwise; undefined: unlimited. */
+  readonly rate: number | undefined;
+  readonly statusRetentionMs: number;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
@@ -85,17 +92,6 @@ function defaultSpool(env: NodeJS.ProcessEnv): string {
   return join(stateHome, 'gocm', 'spool.db');
 }
 
-function readSecretFile(flag: string, path: string): string {
-  try {
-    const secret = readFileSync(path, 'utf8').trim();
-    if (!secret) throw new ConfigError(`--${flag}: ${path} is empty`);
-    return secret;
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`--${flag}: cannot read ${path}: ${errorCode(error) ?? 'error'}`);
-  }
-}
-
 function credentialsPath(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (flag) return flag;
   if (env.GOOGLE_APPLICATION_CREDENTIALS) return env.GOOGLE_APPLICATION_CREDENTIALS;
@@ -134,6 +130,9 @@ export const OPTIONS = {
   'dry-run': { type: 'boolean', default: false, desc: 'ask the push service to validate without delivering' },
   'drain-timeout': { type: 'string', default: '10s', desc: 'on SIGTERM, how long connections and requests in flight may take' },
   'log-level': { choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
+  apps: { type: 'string', desc: 'a JSON file naming the apps to send for (re-read on SIGHUP)' },
+  rate: { type: 'number', desc: 'tokens a second per app, on average (default: unlimited)' },
+  'status-retention': { type: 'string', default: '24h', desc: 'how long status remembers a message after it became final' },
 } as const satisfies Record<string, Options>;
 
 /** GOCM_MAX_BACKOFF → max-backoff. */
@@ -218,12 +217,32 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--${flag}: only http:// and https:// URLs work`);
   }
 
-  const apiKey = args['apikey-file'] ? readSecretFile('apikey-file', args['apikey-file']) : args.apikey || undefined;
-  const credentials = credentialsPath(args.credentials, env);
-  const provider = (args.provider as 'fcm' | 'gcm' | undefined) ?? (apiKey && !credentials ? 'gcm' : 'fcm');
-  if (provider === 'gcm' && !apiKey) throw new ConfigError('--provider gcm needs a key: --apikey-file FILE or $GOCM_APIKEY');
-  if (provider === 'fcm' && !credentials) {
-    throw new ConfigError('--provider fcm needs a service-account file: --credentials FILE, $GOOGLE_APPLICATION_CREDENTIALS or $CREDENTIALS_DIRECTORY/fcm.json');
+  const concurrency = wholeNumber('concurrency', args.concurrency, 1);
+  const rate = args.rate === undefined ? undefined : wholeNumber('rate', args.rate, 1);
+  const dryRun = args['dry-run'];
+  const fcmEndpoint = args['fcm-endpoint'].replace(/\/+$/, '');
+  const gcmEndpoint = args['gcm-endpoint'];
+  const appsFile = args.apps || undefined;
+  let apps: AppsConfig;
+  let provider: 'fcm' | 'gcm' = 'fcm';
+  let credentials: string | undefined;
+  let apiKey: string | undefined;
+  if (appsFile) {
+    apps = loadAppsFile(appsFile, { concurrency, rate, dryRun });
+  } else {
+    apiKey = args['apikey-file'] ? readSecretFile('--apikey-file', args['apikey-file']) : args.apikey || undefined;
+    credentials = credentialsPath(args.credentials, env);
+    provider = (args.provider as 'fcm' | 'gcm' | undefined) ?? (apiKey && !credentials ? 'gcm' : 'fcm');
+    if (provider === 'gcm' && !apiKey) throw new ConfigError('--provider gcm needs a key: --apikey-file FILE or $GOCM_APIKEY');
+    if (provider === 'fcm' && !credentials) {
+      throw new ConfigError('--provider fcm needs a service-account file: --credentials FILE, $GOOGLE_APPLICATION_CREDENTIALS or $CREDENTIALS_DIRECTORY/fcm.json');
+    }
+    const common = { name: 'default', concurrency, rate, dryRun };
+    const app: AppConfig =
+      provider === 'fcm'
+        ? { ...common, provider, endpoint: fcmEndpoint, credentials: credentials as string, projectId: args['project-id'] }
+        : { ...common, provider, endpoint: gcmEndpoint, apiKey: apiKey as string };
+    apps = { defaultApp: 'default', apps: [app] };
   }
 
   return Object.freeze({
@@ -241,15 +260,19 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     credentials: provider === 'fcm' ? credentials : undefined,
     projectId: args['project-id'],
     apiKey: provider === 'gcm' ? apiKey : undefined,
-    fcmEndpoint: args['fcm-endpoint'].replace(/\/+$/, ''),
-    gcmEndpoint: args['gcm-endpoint'],
+    fcmEndpoint,
+    gcmEndpoint,
     retries: wholeNumber('retries', args.retries, 0),
     maxBackoffMs: parseDuration('max-backoff', args['max-backoff']),
     requestTimeoutMs: parseDuration('request-timeout', args['request-timeout']),
-    concurrency: wholeNumber('concurrency', args.concurrency, 1),
+    concurrency,
     connections: wholeNumber('connections', args.connections, 1),
-    dryRun: args['dry-run'],
+    dryRun,
     drainTimeoutMs: parseDuration('drain-timeout', args['drain-timeout']),
     logLevel: args['log-level'],
+    appsFile,
+    apps,
+    rate,
+    statusRetentionMs: parseDuration('status-retention', args['status-retention']),
   });
 }

@@ -1,12 +1,13 @@
-// The daemon: wires spool → engine → provider and the listeners in front of
-// them, and stops in one written order. See SPEC.md "The daemon".
+// The daemon: wires spool → engine → providers and the listeners in front of
+// them, reloads its apps on SIGHUP, and stops in one written order. See
+// SPEC.md "The daemon".
+import { loadAppsFile } from './apps.js';
 import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
+import { EventHub } from './events.js';
 import type { Logger } from './log.js';
-import { Commands } from './protocol/commands.js';
-import { createFcmProvider } from './providers/fcm/index.js';
-import { createGcmProvider } from './providers/gcm.js';
-import type { Provider } from './providers/provider.js';
+import { type AppDirectory, Commands } from './protocol/commands.js';
+import { type Apps, buildApps } from './registry.js';
 import { Report } from './report.js';
 import { listenFd, listenTcp, listenUnix } from './server/listeners.js';
 import { Server } from './server/server.js';
@@ -17,42 +18,87 @@ import { inheritedListeners, notifyReady, notifyStatus, notifyStopping } from '.
 /** How often the systemd status line is refreshed. */
 const STATUS_INTERVAL_MS = 5000;
 
-function createProvider(config: Config, log: Logger): Provider {
-  return config.provider === 'fcm' ? createFcmProvider(config, log) : createGcmProvider(config, log);
+/** The parts a running daemon is made of. */
+interface Parts {
+  readonly spool: Spool;
+  readonly report: Report;
+  readonly engine: DeliveryEngine;
+  readonly server: Server;
+  readonly events: EventHub;
 }
 
 export class Daemon {
   private stopping: Promise<void> | undefined;
+  private reloading: Promise<void> | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
+  private readonly spool: Spool;
+  private readonly report: Report;
+  private readonly engine: DeliveryEngine;
+  private readonly server: Server;
 
   private constructor(
     private readonly config: Config,
     private readonly log: Logger,
-    private readonly spool: Spool,
-    private readonly report: Report,
-    private readonly engine: DeliveryEngine,
-    private readonly server: Server,
-  ) {}
+    parts: Parts,
+    /** The apps in force; replaced whole by a good reload. */
+    private apps: Apps,
+  ) {
+    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server } = parts);
+  }
 
-  /** Open the spool, make the provider, listen, start delivering. Throws ConfigError on bad setup. */
+  /** Open the spool, make the apps' providers, listen, start delivering. Throws ConfigError on bad setup. */
   static async start(config: Config, log: Logger): Promise<Daemon> {
     const spool = openSpool(config, log);
-    let provider: Provider | undefined;
+    let apps: Apps | undefined;
     try {
-      provider = createProvider(config, log);
+      apps = await buildApps(config.apps, config, log);
+      const current = apps;
       const report = new Report(spool.recovered);
-      const engine = new DeliveryEngine({ spool, provider, report, log }, config);
-      const commands = new Commands({ spool, report, onAccepted: () => engine.wake(), log });
-      const server = new Server(commands, config, log);
-      const daemon = new Daemon(config, log, spool, report, engine, server);
+      const events = new EventHub();
+      const engine = new DeliveryEngine({ spool, apps: apps.runtimes, report, log }, config);
+      engine.observe({ settled: (batch) => events.settled(batch, Date.now()) });
+      let directory: () => AppDirectory = () => current.directory;
+      const commands = new Commands({ spool, report, apps: () => directory(), pausedUntil: (app) => engine.pausedUntil(app), onAccepted: () => engine.wake(), log });
+      const server = new Server(commands, config, log, events);
+      const daemon = new Daemon(config, log, { spool, report, engine, server, events }, apps);
+      directory = () => daemon.apps.directory;
       await daemon.listen();
       engine.wake(); // recovered work
       return daemon;
     } catch (error) {
-      await provider?.destroy();
+      await Promise.all((apps?.runtimes ?? []).map((runtime) => runtime.provider.destroy()));
       await spool.close();
       throw error;
     }
+  }
+
+  /**
+   * SIGHUP: read --apps again. A good file takes effect at once (new
+   * credentials, added apps; nothing pending is lost); a bad one is refused
+   * with a log line naming the app and field, and the old one stays in force.
+   */
+  reload(): Promise<void> {
+    this.reloading ??= this.reloadApps().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async reloadApps(): Promise<void> {
+    const { config, log } = this;
+    if (this.stopping) return;
+    if (!config.appsFile) {
+      log.info('SIGHUP: no --apps file to read again; nothing changed');
+      return;
+    }
+    let apps: Apps;
+    try {
+      apps = await buildApps(loadAppsFile(config.appsFile, { concurrency: config.concurrency, rate: config.rate, dryRun: config.dryRun }), config, log);
+    } catch (error) {
+      log.error({ reason: error instanceof Error ? error.message : String(error) }, 'SIGHUP: the apps file was refused; the apps in force stay');
+      return;
+    }
+    this.apps = apps;
+    this.engine.setApps(apps.runtimes);
+    log.info({ apps: apps.directory.names, default: apps.directory.defaultApp }, 'SIGHUP: apps reloaded');
   }
 
   private async listen(): Promise<void> {
@@ -67,7 +113,8 @@ export class Daemon {
     if (config.tcp && inherited.length === 0) {
       log.info({ tcp: await listenTcp(server.listener(), config.tcp) }, 'listening');
     }
-    log.info({ provider: config.provider, spool: config.spool, recovered: this.spool.recovered }, 'ready');
+    const apps = Object.fromEntries(this.config.apps.apps.map((app) => [app.name, app.provider]));
+    log.info({ apps, spool: config.spool, recovered: this.spool.recovered }, 'ready');
     this.notify(notifyReady());
     this.statusTimer = setInterval(() => void this.status().then((text) => this.notify(notifyStatus(text))), STATUS_INTERVAL_MS).unref();
   }
@@ -80,7 +127,7 @@ export class Daemon {
 
   /** The spool's count of tokens not final; undefined while the spool cannot say. */
   private pending(): Promise<number | undefined> {
-    return this.spool.counts().then(
+    return this.spool.counts(undefined, Date.now()).then(
       (counts) => counts.pending,
       () => undefined,
     );

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   busy: 'the spool cannot take it now (full, locked or unwritable); nothing was accepted: try again later',
   shutting_down: 'the daemon is stopping; this line was not processed',
   internal: 'an unexpected error in the daemon; nothing was accepted',
+  not_found: 'status: no such message, or it became final longer ago than --status-retention',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

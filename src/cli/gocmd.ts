@@ -1,4 +1,4 @@
-// gocmd: parse the arguments, start the daemon, stop it on SIGTERM/SIGINT.
+// gocmd: parse the arguments, start the daemon, reload its apps on SIGHUP, stop it on SIGTERM/SIGINT.
 // Exit 0 on a clean stop, 2 on a usage or configuration error, 1 otherwise.
 import { loadConfig } from '../config.js';
 import { Daemon } from '../daemon.js';
@@ -34,6 +34,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // SIGHUP re-reads --apps; its outcome is logged, and a bad file changes nothing.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'signal received');
+    void started.then((daemon) => daemon.reload()).catch(() => undefined);
+  });
   await started;
 }
 

@@ -1,24 +1,35 @@
-// The delivery engine schedules, and only that: it claims due tokens from the
-// spool in bounded windows, keeps at most `concurrency` requests in flight,
-// has decide.ts turn each outcome into a settlement and commits them in
-// batches. A spool call that fails is retried with back-off; nothing claimed
-// or settled is dropped, and nothing the spool does can stop the process.
+// The delivery engine schedules, and only that: app by app (lane.ts) it claims
+// due tokens from the spool in bounded windows, keeps each app's requests in
+// flight under its concurrency and --rate, has decide.ts turn each outcome
+// into a settlement and commits them in batches. A spool call that fails is
+// retried with back-off; nothing claimed or settled is dropped, and nothing
+// the spool does can stop the process.
+import { performance } from 'node:perf_hooks';
+import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Outcome, Provider } from '../providers/provider.js';
 import type { Report } from '../report.js';
 import type { Delivery, Settlement, Spool } from '../spool/spool.js';
 import { backoffDelay } from './backoff.js';
-import { type Clock, systemClock, type Timer } from '../clock.js';
-import { decide, type RetryPolicy } from './decide.js';
+import { decide, EXPIRED, type RetryPolicy, retryWait } from './decide.js';
+import { type AppRuntime, Lane } from './lane.js';
 import { ProblemLog } from './problems.js';
 
-export interface EngineOptions extends RetryPolicy {
-  readonly concurrency: number;
+export type { AppRuntime } from './lane.js';
+
+export type EngineOptions = RetryPolicy;
+
+/** What else hears of the engine's work: metrics, event subscribers. */
+export interface EngineObserver {
+  /** Settlements the spool has committed, in order. */
+  settled?(batch: readonly Settlement[]): void;
+  /** A request to `app`'s push service was answered (or given up) after `seconds`. */
+  answered?(app: string, seconds: number): void;
 }
 
 export interface EngineParts {
   readonly spool: Spool;
-  readonly provider: Provider;
+  readonly apps: Iterable<AppRuntime>;
   readonly report: Report;
   readonly log: Logger;
   readonly clock?: Clock;
@@ -55,19 +66,18 @@ export function groupIntoRequests(deliveries: readonly Delivery[], max: number):
 
 export class DeliveryEngine {
   readonly #spool: Spool;
-  readonly #provider: Provider;
   readonly #report: Report;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #options: EngineOptions;
   readonly #problems: ProblemLog;
-  /** Requests sent and not yet answered. */
-  readonly #requests = new Set<Delivery[]>();
+  readonly #observers: EngineObserver[] = [];
+  readonly #lanes = new Map<string, Lane>();
+  /** Providers replaced by a reload, closed once their requests are answered. */
+  readonly #retired = new Set<Provider>();
   /** Requests cut off at the drain deadline: their tokens went back to the spool, their outcomes are ignored. */
   readonly #abandoned = new Set<Delivery[]>();
-  /** Requests formed from claimed tokens but not yet sent, last first. */
-  #backlog: Delivery[][] = [];
   /** Decided, not yet committed. */
   #settlements: Settlement[] = [];
   #claiming = true;
@@ -76,11 +86,9 @@ export class DeliveryEngine {
   #pumpAgain = false;
   #flushScheduled = false;
   #flushing: Promise<void> | undefined;
-  #dueTimer: Timer | undefined;
-  #dueAt = Infinity;
   /** Consecutive spool failures; while #storageTimer is set, claims and commits wait for it. */
   #storageFailures = 0;
-  #storageTimer: Timer | undefined;
+  #storageTimer: ReturnType<Clock['after']> | undefined;
   #storageLoggedAt = -Infinity;
   /** Set for the last commits of a drain, which wait for themselves: no back-off timer then. */
   #finalCommits = false;
@@ -88,17 +96,64 @@ export class DeliveryEngine {
 
   constructor(parts: EngineParts, options: EngineOptions) {
     this.#spool = parts.spool;
-    this.#provider = parts.provider;
     this.#report = parts.report;
     this.#log = parts.log;
     this.#clock = parts.clock ?? systemClock;
     this.#random = parts.random ?? Math.random;
     this.#options = options;
     this.#problems = new ProblemLog(parts.log);
+    this.setApps(parts.apps);
+  }
+
+  observe(observer: EngineObserver): void {
+    this.#observers.push(observer);
+  }
+
+  /**
+   * The apps to send for (at start, and at each reload). A changed app sends
+   * its next requests with its new provider while the old one finishes what
+   * it has out, then closes; a removed app's tokens stay in the spool.
+   */
+  setApps(apps: Iterable<AppRuntime>): void {
+    const now = this.#clock.now();
+    const wanted = new Map([...apps].map((app) => [app.name, app]));
+    const replaced: Provider[] = [];
+    for (const lane of this.#lanes.values()) {
+      const next = wanted.get(lane.app);
+      if (next === lane.runtime) continue;
+      if (lane.runtime.provider !== next?.provider) replaced.push(lane.runtime.provider);
+      if (next) lane.reconfigure(next, now);
+      else {
+        lane.active = false;
+        lane.cancelTimers();
+      }
+    }
+    for (const provider of replaced) this.#retire(provider);
+    for (const [name, runtime] of wanted) if (!this.#lanes.has(name)) this.#lanes.set(name, new Lane(runtime, now));
+    this.wake();
+  }
+
+  #retire(provider: Provider): void {
+    if ([...this.#lanes.values()].some((lane) => lane.active && lane.runtime.provider === provider)) return;
+    this.#retired.add(provider);
+    void provider.close().finally(() => this.#retired.delete(provider));
   }
 
   get requestsInFlight(): number {
-    return this.#requests.size;
+    let count = 0;
+    for (const lane of this.#lanes.values()) count += lane.requests.size;
+    return count;
+  }
+
+  /** Requests in flight for one app. */
+  inFlightOf(app: string): number {
+    return this.#lanes.get(app)?.requests.size ?? 0;
+  }
+
+  /** When a quota answer lets `app` send again (ms since the epoch), while it is paused. */
+  pausedUntil(app: string): number | undefined {
+    const until = this.#lanes.get(app)?.pausedUntil;
+    return until !== undefined && until > this.#clock.now() ? until : undefined;
   }
 
   /** True while spool calls fail and are being retried. */
@@ -119,7 +174,7 @@ export class DeliveryEngine {
   /**
    * Resolves once nothing is under way: no request in flight, no spool call,
    * nothing claimed and unsent. What is left waits on the clock (a retry due
-   * later, a spool back-off). Tests await it instead of sleeping.
+   * later, a spool back-off, a pause). Tests await it instead of sleeping.
    */
   idle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
@@ -127,9 +182,8 @@ export class DeliveryEngine {
   }
 
   #isIdle(): boolean {
+    for (const lane of this.#lanes.values()) if (lane.requests.size > 0 || lane.backlog.length > 0) return false;
     return (
-      this.#requests.size === 0 &&
-      this.#backlog.length === 0 &&
       !this.#pumping &&
       !this.#pumpScheduled &&
       this.#flushing === undefined &&
@@ -154,7 +208,7 @@ export class DeliveryEngine {
     try {
       do {
         this.#pumpAgain = false;
-        await this.#fill();
+        for (const lane of this.#lanes.values()) await this.#fill(lane);
       } while (this.#pumpAgain && this.#claiming);
     } finally {
       this.#pumping = false;
@@ -162,84 +216,130 @@ export class DeliveryEngine {
     }
   }
 
-  /** Send until `concurrency` requests are out, claiming as needed; arm the due timer when nothing is due. */
-  async #fill(): Promise<void> {
-    const perRequest = this.#provider.maxTokensPerRequest;
-    const { concurrency } = this.#options;
-    while (this.#claiming && this.#requests.size < concurrency) {
-      if (this.#backlog.length === 0) {
+  /** Send for one app until its room is used, claiming as needed; arm its timers when it must wait. */
+  async #fill(lane: Lane): Promise<void> {
+    const perRequest = lane.runtime.provider.maxTokensPerRequest;
+    for (let now = this.#clock.now(); this.#claiming && lane.room(now) > 0; now = this.#clock.now()) {
+      if (lane.backlog.length === 0) {
         // A spool that cannot commit outcomes gets no new claims: what waits to be settled stays bounded.
         if (this.#storageTimer !== undefined || this.#settlements.length >= CLAIM_MAX) return;
-        const limit = Math.min((concurrency - this.#requests.size) * perRequest, CLAIM_MAX);
+        const probing = lane.probing(now);
+        let limit = probing ? perRequest : Math.min(lane.room(now) * perRequest, CLAIM_MAX);
+        if (lane.bucket) {
+          const allowed = lane.bucket.available(now);
+          if (allowed < 1) return this.#wakeLaneIn(lane, lane.bucket.waitFor(1, now));
+          limit = Math.min(limit, allowed);
+        }
         let claimed: Delivery[];
         try {
-          claimed = await this.#spool.claim(limit, this.#clock.now());
+          claimed = await this.#spool.claim(lane.app, limit, now);
         } catch (error) {
           this.#storageFailed('claim', error);
           return;
         }
         this.#storageWorks();
-        if (!this.#claiming) return this.#release(claimed, 'claimed as the stop began');
-        if (claimed.length === 0) return this.#armDueTimer();
-        this.#backlog = groupIntoRequests(claimed, perRequest).reverse();
+        if (!this.#claiming || !lane.active) return this.#release(claimed, 'claimed as the lane stopped');
+        if (claimed.length === 0) return this.#armDueTimer(lane);
+        lane.bucket?.take(claimed.length, now);
+        lane.backlog = groupIntoRequests(claimed, perRequest).reverse();
+        if (probing) {
+          // One request goes first after a pause; the rest wait for its answer.
+          lane.pausedUntil = undefined;
+          lane.probe = lane.backlog.at(-1);
+        }
       }
-      const request = this.#backlog.pop();
-      if (request) this.#dispatch(request);
+      const request = lane.backlog.pop();
+      if (request) this.#dispatch(lane, request);
+      if (lane.probe) return;
     }
+    if (lane.pausedUntil !== undefined) this.#wakeLaneIn(lane, lane.pausedUntil - this.#clock.now());
   }
 
-  /** One timer for the earliest token due later, never one per token. */
-  async #armDueTimer(): Promise<void> {
+  /** One timer per app for its earliest token due later, never one per token. */
+  async #armDueTimer(lane: Lane): Promise<void> {
     let next: number | undefined;
     try {
-      next = await this.#spool.nextDueAt();
+      next = await this.#spool.nextDueAt(lane.app);
     } catch (error) {
       this.#storageFailed('look for due work', error);
       return;
     }
-    if (next === undefined || next >= this.#dueAt || !this.#claiming) return;
-    this.#dueTimer?.cancel();
-    this.#dueAt = next;
-    this.#dueTimer = this.#clock.after(Math.min(Math.max(0, next - this.#clock.now()), DUE_TIMER_MAX_MS), () => {
-      this.#dueTimer = undefined;
-      this.#dueAt = Infinity;
+    if (next === undefined || next >= lane.dueAt || !this.#claiming || !lane.active) return;
+    lane.dueTimer?.cancel();
+    lane.dueAt = next;
+    lane.dueTimer = this.#clock.after(Math.min(Math.max(0, next - this.#clock.now()), DUE_TIMER_MAX_MS), () => {
+      lane.dueTimer = undefined;
+      lane.dueAt = Infinity;
       this.wake();
     });
   }
 
-  #dispatch(request: Delivery[]): void {
+  #wakeLaneIn(lane: Lane, delayMs: number): void {
+    if (lane.wakeTimer) return;
+    lane.wakeTimer = this.#clock.after(Math.max(0, delayMs), () => {
+      lane.wakeTimer = undefined;
+      this.wake();
+    });
+  }
+
+  #dispatch(lane: Lane, request: Delivery[]): void {
     const message = (request[0] as Delivery).message;
+    if (message.expiresAt !== undefined && this.#clock.now() >= message.expiresAt) {
+      // Not sent late: each token fails as expired, without a request.
+      for (const delivery of request) this.#settlements.push({ delivery, result: 'failed', reason: EXPIRED, notRegistered: false });
+      if (lane.probe === request) lane.probe = undefined;
+      this.#scheduleFlush();
+      return;
+    }
     const tokens = request.map((delivery) => delivery.token);
-    this.#requests.add(request);
+    const provider = lane.runtime.provider;
+    lane.requests.add(request);
+    const started = performance.now();
     let sending: Promise<Outcome[]>;
     try {
-      sending = this.#provider.send(message, tokens);
+      sending = provider.send(message, tokens);
     } catch (error) {
       sending = Promise.reject(error);
     }
     sending
       .catch((error: unknown): Outcome[] => {
         // A provider must not throw; if one does, nothing was decided: try again.
-        this.#log.error({ err: error }, 'provider failed unexpectedly');
+        this.#log.error({ err: error, app: lane.app }, 'provider failed unexpectedly');
         return tokens.map(() => ({ kind: 'retry', reason: { source: 'gocm', code: 'internal' } }));
       })
-      .then((outcomes) => this.#answered(request, outcomes))
+      .then((outcomes) => {
+        for (const observer of this.#observers) observer.answered?.(lane.app, (performance.now() - started) / 1000);
+        this.#answered(lane, request, outcomes);
+      })
       .catch((error: unknown) => this.#log.error({ err: error }, 'recording outcomes failed'));
   }
 
-  #answered(request: Delivery[], outcomes: readonly Outcome[]): void {
-    this.#requests.delete(request);
+  #answered(lane: Lane, request: Delivery[], outcomes: readonly Outcome[]): void {
+    lane.requests.delete(request);
+    const wasProbe = lane.probe === request;
+    if (wasProbe) lane.probe = undefined;
     if (this.#abandoned.delete(request)) return this.#checkIdle();
     const now = this.#clock.now();
     // One jitter draw per request: tokens that failed together come back together.
     const jitter = this.#random();
     for (let i = 0; i < request.length; i++) {
+      const delivery = request[i] as Delivery;
       const outcome = outcomes[i] ?? NO_OUTCOME;
       if (outcome.kind !== 'delivered') this.#problems.note(outcome.reason, outcome.kind === 'failed' && outcome.configProblem === true);
-      this.#settlements.push(decide(request[i] as Delivery, outcome, this.#options, now, jitter));
+      if (outcome.kind === 'retry' && outcome.quota === true) this.#pause(lane, now + retryWait(delivery, outcome, this.#options, jitter));
+      this.#settlements.push(decide(delivery, outcome, this.#options, now, jitter));
     }
     this.#scheduleFlush();
     this.wake();
+  }
+
+  /** A quota answer: the whole app waits until `until`, then sends one request first (SPEC.md "When to send"). */
+  #pause(lane: Lane, until: number): void {
+    if (lane.pausedUntil !== undefined && lane.pausedUntil >= until) return;
+    lane.pausedUntil = until;
+    lane.wakeTimer?.cancel();
+    lane.wakeTimer = undefined;
+    this.#log.warn({ app: lane.app, until: new Date(until).toISOString() }, 'the push service says the quota is spent; the app waits');
   }
 
   #scheduleFlush(): void {
@@ -257,11 +357,12 @@ export class DeliveryEngine {
     if (this.#settlements.length === 0) return Promise.resolve();
     const batch = this.#settlements;
     this.#settlements = [];
-    this.#flushing = this.#spool.settle(batch).then(
+    this.#flushing = this.#spool.settle(batch, this.#clock.now()).then(
       () => {
         this.#flushing = undefined;
         this.#storageWorks();
         this.#report.count(batch);
+        for (const observer of this.#observers) observer.settled?.(batch);
         this.#scheduleFlush();
         this.wake();
         this.#checkIdle();
@@ -319,10 +420,12 @@ export class DeliveryEngine {
   stopClaiming(): Promise<void> {
     if (!this.#claiming) return Promise.resolve();
     this.#claiming = false;
-    this.#dueTimer?.cancel();
-    this.#dueTimer = undefined;
-    const unsent = this.#backlog.flat();
-    this.#backlog = [];
+    const unsent: Delivery[] = [];
+    for (const lane of this.#lanes.values()) {
+      lane.cancelTimers();
+      unsent.push(...lane.backlog.flat());
+      lane.backlog = [];
+    }
     this.#checkIdle();
     return this.#release(unsent, 'not sent before the stop');
   }
@@ -334,15 +437,16 @@ export class DeliveryEngine {
    */
   async drain(deadline: number): Promise<void> {
     await this.stopClaiming();
-    if (this.#requests.size > 0) await this.#until(() => this.#requests.size === 0, deadline);
-    if (this.#requests.size > 0) {
-      const abandoned = [...this.#requests];
+    if (this.requestsInFlight > 0) await this.#until(() => this.requestsInFlight === 0, deadline);
+    const providers = new Set([...this.#retired, ...[...this.#lanes.values()].map((lane) => lane.runtime.provider)]);
+    if (this.requestsInFlight > 0) {
+      const abandoned = [...this.#lanes.values()].flatMap((lane) => [...lane.requests]);
       for (const request of abandoned) this.#abandoned.add(request);
       this.#log.warn({ requests: abandoned.length, tokens: abandoned.flat().length }, 'the drain deadline passed; abandoning requests in flight');
-      await this.#provider.destroy();
+      await Promise.all([...providers].map((provider) => provider.destroy()));
       await this.#release(abandoned.flat(), 'abandoned at the drain deadline');
     } else {
-      await this.#provider.close();
+      await Promise.all([...providers].map((provider) => provider.close()));
     }
     await this.#commitBefore(deadline);
     this.#problems.flush();
@@ -363,11 +467,11 @@ export class DeliveryEngine {
         this.#log.error({ tokens: this.#settlements.length }, 'outcomes not recorded before the deadline; those tokens are sent again after the restart');
         return;
       }
-      await new Promise<void>((resolve) => this.#clock.after(Math.min(left, STORAGE_FIRST_BACKOFF_MS * 2 ** this.#storageFailures), resolve));
+      await new Promise<void>((resolve) => this.#clock.after(Math.min(left, STORAGE_FIRST_BACKOFF_MS * 2 ** Math.min(this.#storageFailures, 10)), resolve));
     }
   }
 
-  /** Resolves when `done()` holds (checked as requests end) or at `deadline`. */
+  /** Resolves when `done()` holds (checked as the engine falls idle) or at `deadline`. */
   #until(done: () => boolean, deadline: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = this.#clock.after(deadline - this.#clock.now(), finish);

@@ -4,9 +4,6 @@ import { ProtocolError } from '../errors.js';
 import { isObject } from '../guards.js';
 import type { MessageContent } from '../message.js';
 
-/** FCM refuses a data payload over 4096 bytes; we refuse it before it is spooled. */
-export const MAX_DATA_BYTES = 4096;
-
 /**
  * Objects nested deeper than this are refused. Far past it, JSON.stringify
  * runs out of stack (near 5,000 levels here), so such a send could be neither
@@ -17,6 +14,27 @@ const MAX_NESTING = 64;
 export interface SendRequest {
   readonly content: MessageContent;
   readonly tokens: readonly string[];
+  /** The app named, if any (checked against the configured apps by the caller). */
+  readonly app: string | undefined;
+  /** ms since the epoch. */
+  readonly sendAt: number | undefined;
+  readonly expiresAt: number | undefined;
+}
+
+/** `send_at` may be at most this far ahead (SPEC.md "When to send"). */
+const MAX_SCHEDULE_MS = 30 * 86_400_000;
+
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** An RFC 3339 time or epoch milliseconds → ms since the epoch. */
+export function parseWhen(value: unknown, key: string): number {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw bad(`"${key}" must be an RFC 3339 time or whole epoch milliseconds`);
+    return value;
+  }
+  const ms = typeof value === 'string' && RFC_3339.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw bad(`"${key}" must be an RFC 3339 time (e.g. 2026-12-24T18:00:00Z) or epoch milliseconds`);
+  return ms;
 }
 
 type Json = Record<string, unknown>;
@@ -81,27 +99,14 @@ function notificationOf(request: Json): MessageContent['notification'] {
   return { ...(title !== undefined && { title }), ...(body !== undefined && { body }), ...(image !== undefined && { image }) };
 }
 
-/** The size FCM counts: the data values as strings, keys included. */
-function dataBytes(payload: Json): number {
-  let bytes = 0;
-  for (const [key, value] of Object.entries(payload)) {
-    const text = typeof value === 'string' ? value : JSON.stringify(value) ?? '';
-    bytes += Buffer.byteLength(key) + Buffer.byteLength(text);
-  }
-  return bytes;
-}
-
-/** Check a parsed `send` line. Unknown extra keys are refused so that typos do not pass silently. */
-export function validateSend(request: Json): SendRequest {
+/** Check a parsed `send` line at `now`. Unknown extra keys are refused so that typos do not pass silently. */
+export function validateSend(request: Json, now: number): SendRequest {
   for (const key in request) {
     if (!SEND_KEYS.has(key)) throw bad(`"${key}" is not a field of send`);
   }
   const tokens = tokensOf(request.tokens);
+  // How large a payload may be depends on the app's push service: the caller checks it.
   const payload = request.payload === undefined ? {} : objectField(request.payload, 'payload');
-  const size = dataBytes(payload);
-  if (size > MAX_DATA_BYTES) {
-    throw new ProtocolError('payload_too_large', `the data payload is ${size} bytes; FCM takes at most ${MAX_DATA_BYTES}`);
-  }
   const priority = request.priority;
   if (priority !== undefined && priority !== 'normal' && priority !== 'high') throw bad('"priority" must be "normal" or "high"');
   const ttl = request.ttl;
@@ -125,13 +130,17 @@ export function validateSend(request: Json): SendRequest {
   if (priority !== undefined) content.priority = priority;
   if (ttl !== undefined) content.ttl = ttl as number;
   if (dryRun !== undefined) content.dry_run = dryRun;
-  return { content, tokens };
+  const app = optionalString(request, 'app');
+  const sendAt = request.send_at === undefined ? undefined : parseWhen(request.send_at, 'send_at');
+  if (sendAt !== undefined && sendAt - now > MAX_SCHEDULE_MS) throw bad('"send_at" is more than 30 days ahead');
+  const expiresAt = request.expires_at === undefined ? undefined : parseWhen(request.expires_at, 'expires_at');
+  return { content, tokens, app, sendAt, expiresAt };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const SEND_KEYS = new Set([
-  'cmd', 'id', 'tokens', 'payload', 'notification', 'android', 'apns', 'webpush', 'collapse_key', 'priority', 'ttl', 'dry_run',
+  'cmd', 'id', 'app', 'tokens', 'payload', 'notification', 'android', 'apns', 'webpush', 'collapse_key', 'priority', 'ttl', 'dry_run', 'send_at', 'expires_at',
 ]);
 
 /** A request id must be a string or a number; anything else is refused (and not echoed). */

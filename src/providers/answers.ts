@@ -68,7 +68,7 @@ function retry(code: string, retryAfterMs: number | undefined, floorMs?: number)
  */
 export function statusOutcome(status: number, retryAfterMs: number | undefined, floor429Ms?: number): Outcome {
   const code = String(status);
-  if (status === 429) return retry(code, retryAfterMs, floor429Ms);
+  if (status === 429) return { ...retry(code, retryAfterMs, floor429Ms), quota: true };
   if (status >= 500) return retry(code, retryAfterMs);
   if (status === 401 || status === 403) return { kind: 'failed', reason: { source: 'http', code }, configProblem: true };
   return { kind: 'failed', reason: { source: 'http', code } };

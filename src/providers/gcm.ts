@@ -3,9 +3,9 @@
 import { Pool } from 'undici';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { Message, MessageContent } from '../message.js';
+import type { MessageContent } from '../message.js';
 import { gcmOutcomes, NOT_JSON, parseGcmBody } from './gcm-outcome.js';
-import type { Outcome, Provider } from './provider.js';
+import type { MessageToSend, Outcome, Provider } from './provider.js';
 import { networkOutcome, parseRetryAfter } from './answers.js';
 
 /** The legacy protocol's documented cap on `registration_ids`. */
@@ -67,7 +67,7 @@ export function createGcmProvider(config: Config, log: Logger): Provider {
   let closing: Promise<void> | undefined;
   let destroying: Promise<void> | undefined;
 
-  async function post(message: Message, tokens: readonly string[]): Promise<Outcome[]> {
+  async function post(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
     try {
       const body = requestBody(message.content, tokens, config.dryRun);
       const response = await pool.request({ method: 'POST', path, headers, body });

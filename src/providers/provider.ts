@@ -59,22 +59,26 @@ export type Outcome =
   /**
    * Retryable. `retryAfterMs`: the service's own wish (Retry-After), as sent;
    * the engine clamps it. `floorMs`: the least wait the service documents when
-   * it sends none (FCM's minute after a 429).
+   * it sends none (FCM's minute after a 429). `quota`: the service says the
+   * app sends too much (HTTP 429, QUOTA_EXCEEDED): the whole app waits.
    */
-  | { readonly kind: 'retry'; readonly reason: Reason; readonly retryAfterMs?: number; readonly floorMs?: number };
+  | { readonly kind: 'retry'; readonly reason: Reason; readonly retryAfterMs?: number; readonly floorMs?: number; readonly quota?: boolean };
 
 export type RetryOutcome = Extract<Outcome, { kind: 'retry' }>;
 export type FailedOutcome = Extract<Outcome, { kind: 'failed' }>;
 
+/** What a provider needs of a message: its id (to cache per message), content, and when it was accepted (APNs' expiration). */
+export type MessageToSend = Pick<Message, 'id' | 'content'> & Partial<Pick<Message, 'acceptedAt' | 'app'>>;
+
 export interface Provider {
-  readonly name: 'fcm' | 'gcm';
+  readonly name: 'fcm' | 'gcm' | 'apns' | 'webpush';
   /** How many tokens of one message one request may carry (gcm 1000, fcm 1). */
   readonly maxTokensPerRequest: number;
   /**
    * Deliver `message` to `tokens` (at most maxTokensPerRequest). Resolves with one
    * outcome per token, in order; trouble on the way becomes outcomes.
    */
-  send(message: Message, tokens: readonly string[]): Promise<Outcome[]>;
+  send(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]>;
   /** Let requests in flight finish, then release connections. Idempotent. */
   close(): Promise<void>;
   /** Abort requests in flight (they become `retry` outcomes) and release connections. Idempotent. */

@@ -3,15 +3,20 @@
 // pile up (a client that does not read cannot grow our memory).
 import type { Socket } from 'node:net';
 import type { Transform } from 'node:stream';
-import type { Commands } from '../protocol/commands.js';
+import type { EventHub, EventName } from '../events.js';
+import type { Commands, Session } from '../protocol/commands.js';
 import { errorReply } from '../protocol/replies.js';
 import { type Frame, lineSplitter } from './framing.js';
+import { Subscription } from './subscription.js';
 
 export interface ConnectionOptions {
   readonly maxLineBytes: number;
   /** 0: never. */
   readonly idleTimeoutMs: number;
 }
+
+/** Bytes unsent to a client past which its events wait (and, past the backlog, are dropped). */
+const EVENT_HIGH_WATER = 64 * 1024;
 
 /** Replies waiting (for a commit, or for the client to read) before we stop reading its lines. */
 const MAX_WAITING_REPLIES = 1024;
@@ -23,8 +28,10 @@ interface Slot {
   text: string | undefined;
 }
 
-export class Connection {
+export class Connection implements Session {
   private readonly splitter: Transform;
+  private subscription: Subscription | undefined;
+  private unsubscribe: (() => void) | undefined;
   private readonly waiting: Slot[] = [];
   private inputEnded = false;
   /** The daemon is stopping: lines framed from now on get `shutting_down`. */
@@ -42,11 +49,20 @@ export class Connection {
     private readonly socket: Socket,
     private readonly commands: Commands,
     private readonly options: ConnectionOptions,
+    private readonly hub: EventHub,
   ) {
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.unsubscribe?.();
+        resolve();
+      }),
+    );
     this.splitter = lineSplitter(options.maxLineBytes);
     socket.on('error', () => socket.destroy());
-    socket.on('drain', () => this.resumeIfCaughtUp());
+    socket.on('drain', () => {
+      this.subscription?.drained();
+      this.resumeIfCaughtUp();
+    });
     if (options.idleTimeoutMs > 0) {
       // `on`, not setTimeout's own callback (a `once`): a connection that was
       // busy when the timer fired must still be closed once it falls silent.
@@ -71,7 +87,7 @@ export class Connection {
       this.answer(this.commands.refuse(frame, 'shutting_down', 'gocmd is stopping; this line was not processed'));
       return;
     }
-    const reply = this.commands.handle(frame);
+    const reply = this.commands.handle(frame, this);
     if (typeof reply === 'string') {
       this.answer(reply);
       return;
@@ -163,6 +179,18 @@ export class Connection {
     }
     this.socket.end();
     this.socket.setTimeout(this.options.idleTimeoutMs);
+  }
+
+  /** `subscribe`: this connection gets the events named, beside its replies, from now on. */
+  subscribe(events: ReadonlySet<EventName>): void {
+    this.unsubscribe?.();
+    this.subscription = new Subscription(events, {
+      write: (line) => {
+        if (!this.socket.writableEnded) this.write(line);
+      },
+      backlogged: () => this.socket.writableLength + this.output.length > EVENT_HIGH_WATER,
+    });
+    this.unsubscribe = this.hub.add(this.subscription);
   }
 
   /**

@@ -1,6 +1,7 @@
 // The listeners and the set of live connections: accept (politely refusing
 // past --max-connections), and stop in order: listeners, then connections.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { EventHub } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Commands } from '../protocol/commands.js';
 import { errorReply } from '../protocol/replies.js';
@@ -21,6 +22,7 @@ export class Server {
     private readonly commands: Commands,
     private readonly options: ServerOptions,
     private readonly log: Logger,
+    private readonly hub: EventHub,
   ) {}
 
   /** A new listener whose connections this server serves; the caller makes it listen. */
@@ -45,7 +47,7 @@ export class Server {
       socket.end(errorReply('busy', undefined, `too many connections (--max-connections ${this.options.maxConnections}); try again later`) + '\n');
       return;
     }
-    const connection = new Connection(socket, this.commands, this.options);
+    const connection = new Connection(socket, this.commands, this.options, this.hub);
     this.connections.add(connection);
     void connection.closed.then(() => this.connections.delete(connection));
   }

@@ -38,7 +38,7 @@ async function measure(group: number): Promise<{ group: number; usPerSend: numbe
   try {
     for (let sent = 0; sent < SENDS; sent += group) {
       const adds: Array<Promise<void>> = [];
-      for (let i = 0; i < group; i++) adds.push(spool.add({ id: randomUUID(), content: CONTENT }, [TOKEN]));
+      for (let i = 0; i < group; i++) adds.push(spool.add({ id: randomUUID(), app: 'default', acceptedAt: Date.now(), content: CONTENT }, [TOKEN]));
       await Promise.all(adds);
     }
   } finally {

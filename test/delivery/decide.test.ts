@@ -8,7 +8,7 @@ import type { Delivery, Settlement } from '../../src/spool/spool.js';
 
 const NOW = 1_000_000;
 const policy: RetryPolicy = { retries: 2, maxBackoffMs: 60_000 };
-const delivery = (attempts: number): Delivery => ({ message: { id: 'm', content: { payload: {} } }, token: 't', attempts });
+const delivery = (attempts: number): Delivery => ({ message: { id: 'm', app: 'default', acceptedAt: 0, content: { payload: {} } }, token: 't', attempts });
 const http = (code: number): Reason => ({ source: 'http', code: String(code) });
 const fcm = (code: string): Reason => ({ source: 'fcm', code });
 

@@ -13,6 +13,7 @@ import { ManualClock } from '../support/clock.js';
 import { memoryLog } from '../support/log.js';
 import { FaultySpool, type Script, ScriptedProvider } from '../support/scripted.js';
 
+const APP = 'default';
 const DELIVERED: Outcome = { kind: 'delivered' };
 const UNAVAILABLE: Outcome = { kind: 'retry', reason: { source: 'http', code: '503' } };
 
@@ -31,15 +32,22 @@ interface Rig {
   settled(): Settlement[];
 }
 
-function rig(script: Script, options: Partial<EngineOptions> & { perRequest?: number } = {}): Rig {
+interface RigOptions extends Partial<EngineOptions> {
+  readonly perRequest?: number;
+  readonly concurrency?: number;
+  readonly rate?: number;
+}
+
+function rig(script: Script, options: RigOptions = {}): Rig {
   const clock = new ManualClock();
   const spool = new FaultySpool(new MemorySpool(1_000_000, clock));
   const log = memoryLog();
-  const engineOptions = { concurrency: options.concurrency ?? 100, retries: options.retries ?? 2, maxBackoffMs: options.maxBackoffMs ?? 60_000 };
+  const engineOptions = { retries: options.retries ?? 2, maxBackoffMs: options.maxBackoffMs ?? 60_000 };
   const make = (scripted: Script) => {
     const provider = new ScriptedProvider(scripted, options.perRequest);
     const report = new Report(spool.recovered);
-    const engine = new DeliveryEngine({ spool, provider, report, log: log.log, clock }, engineOptions);
+    const apps = [{ name: APP, provider, concurrency: options.concurrency ?? 100, rate: options.rate }];
+    const engine = new DeliveryEngine({ spool, apps, report, log: log.log, clock }, engineOptions);
     return { engine, provider, report };
   };
   const first = make(script);
@@ -50,7 +58,7 @@ function rig(script: Script, options: Partial<EngineOptions> & { perRequest?: nu
     ...first,
     log,
     async send(...lists) {
-      for (const tokens of lists) await spool.add({ id: `m${sends++}`, content: { payload: {} } }, tokens);
+      for (const tokens of lists) await spool.add({ id: `m${sends++}`, app: APP, acceptedAt: clock.now(), content: { payload: {} } }, tokens);
       first.engine.wake();
     },
     restart: make,
@@ -76,7 +84,7 @@ describe('the engine delivers and settles', () => {
     await r.engine.idle();
     assert.deepEqual(r.report.snapshot(0), { attempts: 0, failures: 0, pending: 0, canonicals: 0, notregistered: 0, successes: 100, retries: 0, recovered: 0 });
     assert.ok(tokens('a', 50).every((token) => r.provider.tries(token) === 1));
-    assert.equal((await r.spool.counts()).pending, 0);
+    assert.equal((await r.spool.counts(undefined, r.clock.now())).pending, 0);
   });
 
   test('never more than --concurrency requests in flight', async () => {
@@ -228,13 +236,13 @@ describe('the spool failing', () => {
     await r.send(tokens('ok', 30), ['gone-1']);
     await r.engine.idle();
     assert.equal(r.report.snapshot(0).successes, 0, 'nothing counted before it is committed');
-    assert.equal((await r.spool.counts()).inflight, 31, 'the spool still holds them in flight');
+    assert.equal((await r.spool.counts(undefined, r.clock.now())).inflight, 31, 'the spool still holds them in flight');
     await runTimers(r, 10);
     assert.equal(r.spool.calls.get('settle'), 4);
-    assert.equal((await r.spool.counts()).pending, 0);
+    assert.equal((await r.spool.counts(undefined, r.clock.now())).pending, 0);
     assert.deepEqual([r.report.snapshot(0).successes, r.report.snapshot(0).failures, r.report.snapshot(0).notregistered], [30, 1, 1]);
     assert.ok(tokens('ok', 30).every((token) => r.provider.tries(token) === 1), 'each sent exactly once');
-    assert.deepEqual(await r.spool.takeNotRegistered(false), ['gone-1']);
+    assert.deepEqual((await r.spool.takeNotRegistered(undefined, false)).map((entry) => entry.token), ['gone-1']);
   });
 
   test('no new claims while outcomes cannot be committed', async () => {
@@ -260,7 +268,7 @@ describe('stopping', () => {
     assert.equal(r.provider.requests.length, 2, 'nothing claimed after the stop began');
     assert.equal(r.provider.closed, true);
     assert.equal(r.provider.destroyed, false);
-    assert.deepEqual(await r.spool.counts().then((c) => [c.pending, c.queued, c.inflight]), [3, 3, 0]);
+    assert.deepEqual(await r.spool.counts(undefined, r.clock.now()).then((c) => [c.pending, c.queued, c.inflight]), [3, 3, 0]);
     assert.equal(r.report.snapshot(0).successes, 2);
   });
 
@@ -274,14 +282,14 @@ describe('stopping', () => {
     await drained;
     assert.equal(r.provider.destroyed, true);
     assert.equal(r.settled().length, 0, 'an abort is not an answer: nothing recorded');
-    assert.deepEqual(await r.spool.counts().then((c) => [c.queued, c.inflight]), [4, 0], 'given back to the spool');
+    assert.deepEqual(await r.spool.counts(undefined, r.clock.now()).then((c) => [c.queued, c.inflight]), [4, 0], 'given back to the spool');
     assert.ok(r.log.find(/drain deadline passed/).length === 1);
 
     const restarted = r.restart(() => DELIVERED);
     restarted.engine.wake();
     await restarted.engine.idle();
     for (const token of tokens('t', 4)) assert.deepEqual([r.provider.tries(token), restarted.provider.tries(token)], [1, 1], token);
-    assert.equal((await r.spool.counts()).pending, 0);
+    assert.equal((await r.spool.counts(undefined, r.clock.now())).pending, 0);
   });
 
   test('claimed tokens not yet sent go back to the spool when the stop begins', async () => {
@@ -289,7 +297,7 @@ describe('stopping', () => {
     await r.send(['a'], ['b'], ['c']);
     await waitFor(() => r.provider.held.size === 1);
     await r.engine.stopClaiming();
-    assert.deepEqual(await r.spool.counts().then((c) => [c.queued, c.inflight]), [2, 1]);
+    assert.deepEqual(await r.spool.counts(undefined, r.clock.now()).then((c) => [c.queued, c.inflight]), [2, 1]);
   });
 
   test('outcomes the spool cannot take at the end are retried until the deadline, then left for the restart', async () => {
@@ -309,7 +317,102 @@ describe('stopping', () => {
     await draining;
     assert.ok((r.spool.calls.get('settle') ?? 0) > 2, 'tried more than once');
     assert.equal(r.log.find(/outcomes not recorded before the deadline/).length, 1);
-    assert.equal((await r.spool.counts()).inflight, 2, 'still in flight in the spool: recovered at the next start');
+    assert.equal((await r.spool.counts(undefined, r.clock.now())).inflight, 2, 'still in flight in the spool: recovered at the next start');
+  });
+});
+
+describe('apps, rates and quotas', () => {
+  test('each app has its own lane: one that is stuck holds none of the other', async () => {
+    const clock = new ManualClock();
+    const spool = new FaultySpool(new MemorySpool(1_000_000, clock));
+    const stuck = new ScriptedProvider(() => 'hold');
+    const fine = new ScriptedProvider(() => DELIVERED);
+    const report = new Report(0);
+    const engine = new DeliveryEngine(
+      { spool, apps: [{ name: 'ios', provider: stuck, concurrency: 2, rate: undefined }, { name: 'android', provider: fine, concurrency: 2, rate: undefined }], report, log: memoryLog().log, clock },
+      { retries: 2, maxBackoffMs: 60_000 },
+    );
+    await spool.add({ id: 'i', app: 'ios', acceptedAt: clock.now(), content: { payload: {} } }, tokens('i', 10));
+    await spool.add({ id: 'a', app: 'android', acceptedAt: clock.now(), content: { payload: {} } }, tokens('a', 10));
+    engine.wake();
+    await waitFor(() => report.snapshot(0, 'android').successes === 10);
+    assert.equal(stuck.held.size, 2, 'ios: its own concurrency, still in flight');
+    assert.deepEqual([report.snapshot(0, 'ios').successes, engine.inFlightOf('ios'), engine.inFlightOf('android')], [0, 2, 0]);
+  });
+
+  test('--rate 200 spreads 1,000 tokens over at least 4 s, in bursts of at most a second', async () => {
+    const r = rig(() => DELIVERED, { rate: 200, concurrency: 1000 });
+    const start = r.clock.now();
+    const sentAt: number[] = [];
+    const send = r.provider.send.bind(r.provider);
+    r.provider.send = (message, list) => {
+      sentAt.push(...list.map(() => r.clock.now() - start));
+      return send(message, list);
+    };
+    await r.send(tokens('r', 1000));
+    await runTimers(r, 1000);
+    assert.equal(r.report.snapshot(0).successes, 1000);
+    const last = sentAt.at(-1) ?? 0;
+    assert.ok(last >= 4000, `the last token went at ${last} ms`);
+    for (let second = 0; second * 1000 <= last; second++) {
+      const inWindow = sentAt.filter((at) => at >= second * 1000 && at < (second + 1) * 1000).length;
+      assert.ok(inWindow <= 400, `${inWindow} tokens in second ${second}`);
+    }
+  });
+
+  test('a quota answer pauses the whole app; when the pause ends one request goes first', async () => {
+    let quotaLeft = 1;
+    const r = rig((token) => {
+      if (token === 'q0' && quotaLeft-- > 0) return { kind: 'retry', reason: { source: 'fcm', code: 'QUOTA_EXCEEDED' }, retryAfterMs: 30_000, quota: true };
+      return 'hold';
+    }, { concurrency: 1 });
+    const start = r.clock.now();
+    await r.send(tokens('q', 5));
+    await r.engine.idle();
+    assert.equal(r.engine.pausedUntil(APP), start + 30_000, 'paused for the Retry-After');
+    assert.equal(r.provider.requests.length, 1, 'nothing else went meanwhile');
+    r.clock.advance(30_000);
+    await waitFor(() => r.provider.held.size === 1);
+    assert.equal(r.engine.pausedUntil(APP), undefined);
+    assert.equal(r.provider.requests.length, 2, 'one probe');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(r.provider.requests.length, 2, 'the rest wait for the probe');
+    [...r.provider.held][0]?.release([DELIVERED]);
+    await waitFor(() => r.provider.requests.length === 3);
+  });
+
+  test('an expired token fails as expired and is never sent; a retry that would come too late fails now', async () => {
+    const r = rig(() => UNAVAILABLE);
+    const now = r.clock.now();
+    await r.spool.add({ id: 'old', app: APP, acceptedAt: now, expiresAt: now - 1, content: { payload: {} } }, ['late']);
+    await r.spool.add({ id: 'soon', app: APP, acceptedAt: now, expiresAt: now + 500, content: { payload: {} } }, ['short']);
+    r.engine.wake();
+    await r.engine.idle();
+    assert.equal(r.provider.tries('late'), 0, 'never sent');
+    assert.equal(r.provider.tries('short'), 1, 'sent once; its retry (1 s on) would pass its expiry');
+    const reasons = r.settled().map((s) => [s.delivery.token, s.result, s.result === 'failed' ? s.reason : undefined]);
+    assert.deepEqual(reasons.sort(), [
+      ['late', 'failed', { source: 'gocm', code: 'expired' }],
+      ['short', 'failed', { source: 'gocm', code: 'expired' }],
+    ]);
+  });
+
+  test('a reload swaps providers: new requests go to the new one, the old one closes; a removed app waits', async () => {
+    const r = rig(() => DELIVERED);
+    const rotated = new ScriptedProvider(() => DELIVERED);
+    r.engine.setApps([{ name: APP, provider: rotated, concurrency: 10, rate: undefined }]);
+    await r.send(['after-reload']);
+    await r.engine.idle();
+    assert.deepEqual([r.provider.tries('after-reload'), rotated.tries('after-reload')], [0, 1]);
+    assert.equal(r.provider.closed, true, 'the old provider closed');
+    r.engine.setApps([]);
+    await r.send(['while-removed']);
+    await r.engine.idle();
+    assert.equal(rotated.tries('while-removed'), 0);
+    assert.equal((await r.spool.counts(APP, r.clock.now())).queued, 1, 'kept in the spool, untouched');
+    r.engine.setApps([{ name: APP, provider: rotated, concurrency: 10, rate: undefined }]);
+    await r.engine.idle();
+    assert.equal(rotated.tries('while-removed'), 1, 'sent once the app is back');
   });
 });
 

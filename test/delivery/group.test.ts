@@ -5,8 +5,8 @@ import { groupIntoRequests } from '../../src/delivery/engine.js';
 import type { Message } from '../../src/message.js';
 import type { Delivery } from '../../src/spool/spool.js';
 
-const a: Message = { id: 'a', content: { payload: {} } };
-const b: Message = { id: 'b', content: { payload: {} } };
+const a: Message = { id: 'a', app: 'default', acceptedAt: 0, content: { payload: {} } };
+const b: Message = { id: 'b', app: 'default', acceptedAt: 0, content: { payload: {} } };
 const deliveries = (message: Message, count: number): Delivery[] =>
   Array.from({ length: count }, (_, i) => ({ message, token: `${message.id}${i}`, attempts: 0 }));
 const shape = (requests: Delivery[][]): string[] => requests.map((r) => r.map((d) => d.token).join(','));

@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProtocolError } from '../../src/errors.js';
-import { MAX_DATA_BYTES, requestIdOf, validateSend } from '../../src/protocol/validate.js';
+import { fcmDataLimit, MAX_DATA_BYTES } from '../../src/providers/limits.js';
+import { requestIdOf, validateSend } from '../../src/protocol/validate.js';
+
+const NOW = Date.parse('2026-12-01T12:00:00Z');
 
 const refused: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['tokens missing', { cmd: 'send', payload: {} }, 'bad_request', /"tokens" is missing/],
@@ -23,13 +26,18 @@ const refused: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['android', { cmd: 'send', tokens: ['a'], android: [] }, 'bad_request', /"android"/],
   ['unknown field', { cmd: 'send', tokens: ['a'], tokenz: ['b'] }, 'bad_request', /"tokenz" is not a field/],
   ['__proto__ field', JSON.parse('{"cmd":"send","tokens":["a"],"__proto__":{"x":1}}') as Record<string, unknown>, 'bad_request', /"__proto__" is not a field/],
-  ['data too large', { cmd: 'send', tokens: ['a'], payload: { big: 'x'.repeat(MAX_DATA_BYTES) } }, 'payload_too_large', /4096/],
+  ['app not a string', { cmd: 'send', tokens: ['a'], app: 7 }, 'bad_request', /"app" must be a string/],
+  ['send_at unparsable', { cmd: 'send', tokens: ['a'], send_at: 'tomorrow' }, 'bad_request', /"send_at" must be an RFC 3339 time/],
+  ['send_at a date without time', { cmd: 'send', tokens: ['a'], send_at: '2026-12-02' }, 'bad_request', /"send_at"/],
+  ['send_at more than 30 days ahead', { cmd: 'send', tokens: ['a'], send_at: NOW + 31 * 86_400_000 }, 'bad_request', /30 days/],
+  ['send_at negative', { cmd: 'send', tokens: ['a'], send_at: -1 }, 'bad_request', /"send_at"/],
+  ['expires_at fractional ms', { cmd: 'send', tokens: ['a'], expires_at: 1.5 }, 'bad_request', /"expires_at"/],
 ];
 
 for (const [name, request, code, message] of refused) {
   test(`send refuses: ${name}`, () => {
     assert.throws(
-      () => validateSend(request),
+      () => validateSend(request, NOW),
       (error: unknown) => error instanceof ProtocolError && error.code === code && message.test(error.message),
     );
   });
@@ -47,7 +55,7 @@ test('send accepts the full set of fields and keeps only what was given', () => 
     ttl: 60,
     dry_run: true,
     android: { direct_boot_ok: true },
-  });
+  }, NOW);
   assert.deepEqual(tokens, ['t1', 't2']);
   assert.deepEqual(content, {
     payload: { title: 'Hi', n: 3 },
@@ -61,19 +69,28 @@ test('send accepts the full set of fields and keeps only what was given', () => 
 });
 
 test('duplicate tokens are sent once, first place kept', () => {
-  assert.deepEqual(validateSend({ tokens: ['b', 'a', 'b', 'a'], payload: {} }).tokens, ['b', 'a']);
+  assert.deepEqual(validateSend({ tokens: ['b', 'a', 'b', 'a'], payload: {} }, NOW).tokens, ['b', 'a']);
 });
 
-test('a payload of exactly 4096 data bytes (keys and string values) is accepted', () => {
-  const payload = { k: 'x'.repeat(MAX_DATA_BYTES - 1) };
-  assert.equal(validateSend({ tokens: ['a'], payload }).tokens.length, 1);
-  assert.throws(() => validateSend({ tokens: ['a'], payload: { k: 'x'.repeat(MAX_DATA_BYTES) } }), /4097 bytes/);
+test("FCM's limit: a data payload of exactly 4096 bytes (keys and string values) fits, one more does not", () => {
+  const content = (payload: Record<string, unknown>) => validateSend({ tokens: ['a'], payload }, NOW).content;
+  assert.equal(fcmDataLimit(content({ k: 'x'.repeat(MAX_DATA_BYTES - 1) })), undefined);
+  assert.match(fcmDataLimit(content({ k: 'x'.repeat(MAX_DATA_BYTES) })) ?? '', /4097 bytes/);
 });
 
-test('non-string data values count by their JSON encoding', () => {
+test("FCM's limit counts non-string data values by their JSON encoding", () => {
   const values = Array.from({ length: 1000 }, (_, i) => i); // "[0,1,…]" is 3,891 bytes
-  assert.doesNotThrow(() => validateSend({ tokens: ['a'], payload: { v: values } }));
-  assert.throws(() => validateSend({ tokens: ['a'], payload: { v: values, w: values } }), /payload/);
+  assert.equal(fcmDataLimit({ payload: { v: values } }), undefined);
+  assert.match(fcmDataLimit({ payload: { v: values, w: values } }) ?? '', /payload/);
+});
+
+test('send_at and expires_at: RFC 3339 (any offset) or epoch milliseconds', () => {
+  const at = (value: unknown) => validateSend({ tokens: ['a'], send_at: value, expires_at: value }, NOW);
+  assert.deepEqual([at('2026-12-01T13:00:00Z').sendAt, at('2026-12-01T13:00:00Z').expiresAt], [NOW + 3_600_000, NOW + 3_600_000]);
+  assert.equal(at('2026-12-01T14:00:00.5+01:00').sendAt, NOW + 3_600_500);
+  assert.equal(at(NOW + 5).sendAt, NOW + 5);
+  assert.equal(validateSend({ tokens: ['a'], expires_at: NOW - 1000 }, NOW).expiresAt, NOW - 1000, 'already past: accepted, it fails at once');
+  assert.equal(validateSend({ tokens: ['a'], app: 'ios' }, NOW).app, 'ios');
 });
 
 test('request ids: strings and numbers echo, other types are refused', () => {

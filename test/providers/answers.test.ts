@@ -43,9 +43,9 @@ test('an RFC 850 date with a two-digit year more than 50 years ahead is in the p
 test('statusOutcome: 429 and 5xx retry, 401/403 are configuration problems, the rest is final', () => {
   const http = (code: number) => ({ source: 'http', code: String(code) }) as const;
   const cases: [number, number | undefined, number | undefined, Outcome][] = [
-    [429, undefined, undefined, { kind: 'retry', reason: http(429) }],
-    [429, undefined, GOOGLE_429_FLOOR_MS, { kind: 'retry', reason: http(429), floorMs: GOOGLE_429_FLOOR_MS }],
-    [429, 5000, GOOGLE_429_FLOOR_MS, { kind: 'retry', reason: http(429), retryAfterMs: 5000 }],
+    [429, undefined, undefined, { kind: 'retry', reason: http(429), quota: true }],
+    [429, undefined, GOOGLE_429_FLOOR_MS, { kind: 'retry', reason: http(429), floorMs: GOOGLE_429_FLOOR_MS, quota: true }],
+    [429, 5000, GOOGLE_429_FLOOR_MS, { kind: 'retry', reason: http(429), retryAfterMs: 5000, quota: true }],
     [500, undefined, undefined, { kind: 'retry', reason: http(500) }],
     [502, undefined, GOOGLE_429_FLOOR_MS, { kind: 'retry', reason: http(502) }],
     [503, 2000, undefined, { kind: 'retry', reason: http(503), retryAfterMs: 2000 }],

@@ -88,7 +88,7 @@ test('any status but 200 decides every token on its own, whatever the body', () 
   const cases: [number, number | undefined, Outcome][] = [
     [400, undefined, { kind: 'failed', reason: http(400) }],
     [401, undefined, { kind: 'failed', reason: http(401), configProblem: true }],
-    [429, undefined, { kind: 'retry', reason: http(429), floorMs: 60_000 }],
+    [429, undefined, { kind: 'retry', reason: http(429), floorMs: 60_000, quota: true }],
     [500, undefined, { kind: 'retry', reason: http(500) }],
     [503, 7000, { kind: 'retry', reason: http(503), retryAfterMs: 7000 }],
     [201, undefined, { kind: 'failed', reason: http(201) }],

@@ -14,7 +14,7 @@ import { startFakeGcm, type FakeGcm, type FakeGcmOptions, type FakeGcmRequest } 
 const API_KEY = 'AAAA-very-secret-legacy-key-0123456789';
 
 function message(content: Partial<MessageContent> = {}): Message {
-  return { id: 'msg-1', content: { payload: { title: 'Hi', n: 3 }, ...content } };
+  return { id: 'msg-1', app: 'default', acceptedAt: 0, content: { payload: { title: 'Hi', n: 3 }, ...content } };
 }
 
 /** A trace-level logger writing to memory, so tests can read every line it wrote. */

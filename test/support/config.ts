@@ -32,6 +32,10 @@ const DEFAULTS: Config = {
   dryRun: false,
   drainTimeoutMs: 10_000,
   logLevel: 'silent',
+  appsFile: undefined,
+  apps: { defaultApp: 'default', apps: [] },
+  rate: undefined,
+  statusRetentionMs: 86_400_000,
 };
 
 export function testConfig(overrides: Partial<Config> = {}): Config {

@@ -1,14 +1,23 @@
 // In-process stand-ins for the engine's tests: a provider whose every answer the
 // test scripts (or holds until it says), and a spool that fails on command.
-import type { Message } from '../../src/message.js';
-import type { Outcome, Provider } from '../../src/providers/provider.js';
-import type { CanonicalReplacement, Delivery, QueueCounts, Settlement, Spool } from '../../src/spool/spool.js';
+import type { NewMessage } from '../../src/message.js';
+import type { MessageToSend, Outcome, Provider } from '../../src/providers/provider.js';
+import type {
+  AppFilter,
+  CanonicalReplacement,
+  Delivery,
+  MessageStatus,
+  NotRegisteredToken,
+  QueueCounts,
+  Settlement,
+  Spool,
+} from '../../src/spool/spool.js';
 
 /** The answer for one token on its `attempt`-th try (1 = first); 'hold' keeps the request open until released. */
 export type Script = (token: string, attempt: number) => Outcome | 'hold';
 
 export interface SentRequest {
-  readonly message: Message;
+  readonly message: MessageToSend;
   readonly tokens: readonly string[];
   /** Resolve a held request with these outcomes (or the script's, re-asked). */
   readonly release: (outcomes?: readonly Outcome[]) => void;
@@ -38,7 +47,7 @@ export class ScriptedProvider implements Provider {
     return this.#inFlight;
   }
 
-  send(message: Message, tokens: readonly string[]): Promise<Outcome[]> {
+  send(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
     this.#inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.#inFlight);
     const answers = tokens.map((token) => {
@@ -76,7 +85,7 @@ export class ScriptedProvider implements Provider {
   }
 }
 
-type Operation = 'add' | 'claim' | 'release' | 'settle' | 'nextDueAt' | 'counts';
+type Operation = 'add' | 'claim' | 'release' | 'settle' | 'nextDueAt' | 'counts' | 'status';
 
 /** A spool that passes every call to `inner`, except those the test makes fail. */
 export class FaultySpool implements Spool {
@@ -111,47 +120,51 @@ export class FaultySpool implements Spool {
     return run();
   }
 
-  add(message: Message, tokens: readonly string[]): Promise<void> {
+  add(message: NewMessage, tokens: readonly string[]): Promise<void> {
     return this.#call('add', () => this.inner.add(message, tokens));
   }
 
-  claim(limit: number, now: number): Promise<Delivery[]> {
-    return this.#call('claim', () => this.inner.claim(limit, now));
+  claim(app: string, limit: number, now: number): Promise<Delivery[]> {
+    return this.#call('claim', () => this.inner.claim(app, limit, now));
   }
 
   release(deliveries: readonly Delivery[]): Promise<void> {
     return this.#call('release', () => this.inner.release(deliveries));
   }
 
-  nextDueAt(): Promise<number | undefined> {
-    return this.#call('nextDueAt', () => this.inner.nextDueAt());
+  nextDueAt(app: string): Promise<number | undefined> {
+    return this.#call('nextDueAt', () => this.inner.nextDueAt(app));
   }
 
-  settle(settlements: readonly Settlement[]): Promise<void> {
+  settle(settlements: readonly Settlement[], now: number): Promise<void> {
     return this.#call('settle', async () => {
-      await this.inner.settle(settlements);
+      await this.inner.settle(settlements, now);
       this.settled.push([...settlements]);
     });
   }
 
-  counts(): Promise<QueueCounts> {
-    return this.#call('counts', () => this.inner.counts());
+  counts(app: AppFilter, now: number): Promise<QueueCounts> {
+    return this.#call('counts', () => this.inner.counts(app, now));
   }
 
-  takeCanonicals(keep: boolean): Promise<CanonicalReplacement[]> {
-    return this.inner.takeCanonicals(keep);
+  status(id: string): Promise<MessageStatus | undefined> {
+    return this.#call('status', () => this.inner.status(id));
   }
 
-  clearCanonicals(originals: readonly string[]): Promise<number> {
-    return this.inner.clearCanonicals(originals);
+  takeCanonicals(app: AppFilter, keep: boolean): Promise<CanonicalReplacement[]> {
+    return this.inner.takeCanonicals(app, keep);
   }
 
-  takeNotRegistered(keep: boolean): Promise<string[]> {
-    return this.inner.takeNotRegistered(keep);
+  clearCanonicals(app: AppFilter, originals: readonly string[]): Promise<number> {
+    return this.inner.clearCanonicals(app, originals);
   }
 
-  clearNotRegistered(tokens: readonly string[]): Promise<number> {
-    return this.inner.clearNotRegistered(tokens);
+  takeNotRegistered(app: AppFilter, keep: boolean): Promise<NotRegisteredToken[]> {
+    return this.inner.takeNotRegistered(app, keep);
+  }
+
+  clearNotRegistered(app: AppFilter, tokens: readonly string[]): Promise<number> {
+    return this.inner.clearNotRegistered(app, tokens);
   }
 
   close(): Promise<void> {

@@ -1,6 +1,6 @@
 // A small bounded cache of body templates by message id: the tokens of one
 // message come out of the spool together, so a few recent messages cover them.
-import type { Message } from '../../message.js';
+import type { MessageToSend } from '../provider.js';
 import { bodyTemplate, type BodyTemplate } from './message.js';
 
 const BODY_CACHE_SIZE = 256;
@@ -15,7 +15,7 @@ export class BodyCache {
     this.#size = size;
   }
 
-  template(message: Message): BodyTemplate {
+  template(message: MessageToSend): BodyTemplate {
     let template = this.#templates.get(message.id);
     if (template) return template;
     template = bodyTemplate(message.content, this.#dryRun);

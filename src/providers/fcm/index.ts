@@ -3,8 +3,7 @@
 import { isLoopback, type Config } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { Message } from '../../message.js';
-import { type Outcome, type Provider, reasonLabel } from '../provider.js';
+import { type MessageToSend, type Outcome, type Provider, reasonLabel } from '../provider.js';
 import { networkOutcome, parseRetryAfter } from '../answers.js';
 import { AccessTokenCache } from './access-token.js';
 import { BodyCache } from './body-cache.js';
@@ -54,7 +53,7 @@ class FcmProvider implements Provider {
     }
   }
 
-  send(message: Message, tokens: readonly string[]): Promise<Outcome[]> {
+  send(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
     const template = this.#bodies.template(message);
     const sending = Promise.all(tokens.map((token) => this.#sendOne(template, token)));
     this.#inFlight.add(sending);

@@ -46,7 +46,7 @@ const BY_ERROR_CODE: Readonly<Record<string, Rule>> = {
   INVALID_ARGUMENT: () => ({ kind: 'failed', reason: fcm('INVALID_ARGUMENT') }),
   // The APNs certificate or web-push key in the Firebase project is wrong.
   THIRD_PARTY_AUTH_ERROR: () => ({ kind: 'failed', reason: fcm('THIRD_PARTY_AUTH_ERROR'), configProblem: true }),
-  QUOTA_EXCEEDED: retry('QUOTA_EXCEEDED', GOOGLE_429_FLOOR_MS),
+  QUOTA_EXCEEDED: (retryAfterMs) => ({ ...retry('QUOTA_EXCEEDED', GOOGLE_429_FLOOR_MS)(retryAfterMs), quota: true }),
   UNAVAILABLE: retry('UNAVAILABLE'),
   INTERNAL: retry('INTERNAL'),
 };

@@ -111,6 +111,6 @@ describe('AccessTokenCache', () => {
 
   test('a fetch that throws becomes a retry outcome', async () => {
     const cache = new AccessTokenCache(() => Promise.reject(Object.assign(new Error('boom'), { code: 'ECONNREFUSED' })), () => 0);
-    assert.deepEqual(await cache.get(), { kind: 'retry', reason: 'network: ECONNREFUSED' });
+    assert.deepEqual(await cache.get(), { kind: 'retry', reason: { source: 'network', code: 'ECONNREFUSED' } });
   });
 });

@@ -22,8 +22,8 @@ describe('sendOutcome', () => {
     ['SENDER_ID_MISMATCH is never notRegistered', 403, rpc(403, 'PERMISSION_DENIED', 'SENDER_ID_MISMATCH'), undefined, { kind: 'failed', reason: fcm('SENDER_ID_MISMATCH'), configProblem: true }],
     ['INVALID_ARGUMENT', 400, rpc(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT'), undefined, { kind: 'failed', reason: fcm('INVALID_ARGUMENT') }],
     ['THIRD_PARTY_AUTH_ERROR', 401, rpc(401, 'UNAUTHENTICATED', 'THIRD_PARTY_AUTH_ERROR'), undefined, { kind: 'failed', reason: fcm('THIRD_PARTY_AUTH_ERROR'), configProblem: true }],
-    ['QUOTA_EXCEEDED with Retry-After', 429, rpc(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED'), 5000, { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), retryAfterMs: 5000 }],
-    ['QUOTA_EXCEEDED without Retry-After waits the 60 s floor', 429, rpc(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED'), undefined, { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), floorMs: 60_000 }],
+    ['QUOTA_EXCEEDED with Retry-After', 429, rpc(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED'), 5000, { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), retryAfterMs: 5000, quota: true }],
+    ['QUOTA_EXCEEDED without Retry-After waits the 60 s floor', 429, rpc(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED'), undefined, { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), floorMs: 60_000, quota: true }],
     ['UNAVAILABLE', 503, rpc(503, 'UNAVAILABLE', 'UNAVAILABLE'), undefined, { kind: 'retry', reason: fcm('UNAVAILABLE') }],
     ['UNAVAILABLE with Retry-After', 503, rpc(503, 'UNAVAILABLE', 'UNAVAILABLE'), 2000, { kind: 'retry', reason: fcm('UNAVAILABLE'), retryAfterMs: 2000 }],
     ['INTERNAL', 500, rpc(500, 'INTERNAL', 'INTERNAL'), undefined, { kind: 'retry', reason: fcm('INTERNAL') }],
@@ -31,7 +31,7 @@ describe('sendOutcome', () => {
     ['an unknown error code: by status', 400, rpc(400, 'FAILED_PRECONDITION', 'SOMETHING_NEW'), undefined, { kind: 'failed', reason: fcm('FAILED_PRECONDITION') }],
     ['a 404 without FcmError is not UNREGISTERED', 404, rpc(404, 'NOT_FOUND'), undefined, { kind: 'failed', reason: fcm('NOT_FOUND') }],
     ['403 PERMISSION_DENIED without FcmError', 403, rpc(403, 'PERMISSION_DENIED'), undefined, { kind: 'failed', reason: fcm('PERMISSION_DENIED'), configProblem: true }],
-    ['429 HTML without Retry-After', 429, HTML, undefined, { kind: 'retry', reason: http(429), floorMs: 60_000 }],
+    ['429 HTML without Retry-After', 429, HTML, undefined, { kind: 'retry', reason: http(429), floorMs: 60_000, quota: true }],
     ['502 HTML', 502, HTML, undefined, { kind: 'retry', reason: http(502) }],
     ['503 HTML with Retry-After', 503, HTML, 7000, { kind: 'retry', reason: http(503), retryAfterMs: 7000 }],
     ['400 empty body', 400, '', undefined, { kind: 'failed', reason: http(400) }],
@@ -79,7 +79,7 @@ describe('tokenAnswer', () => {
     ['an error field that is not an OAuth code is not echoed', 400, '{"error":"<b>secret-ish text</b>"}', undefined, { kind: 'failed', reason: token('http_400'), configProblem: true }],
     ['503', 503, '', undefined, { kind: 'retry', reason: token('http_503') }],
     ['503 with Retry-After', 503, '', 3000, { kind: 'retry', reason: token('http_503'), retryAfterMs: 3000 }],
-    ['429', 429, '', undefined, { kind: 'retry', reason: token('http_429'), floorMs: 60_000 }],
+    ['429', 429, '', undefined, { kind: 'retry', reason: token('http_429'), floorMs: 60_000, quota: true }],
   ];
   for (const [name, status, body, retryAfterMs, expected] of rows) {
     test(name, () => assert.deepEqual(tokenAnswer(status, body, retryAfterMs), expected));

@@ -50,7 +50,7 @@ describe('FCM provider over HTTP/1.1', () => {
     ['mismatch-1', { kind: 'failed', reason: fcm('SENDER_ID_MISMATCH'), configProblem: true }],
     ['invalid-1', { kind: 'failed', reason: fcm('INVALID_ARGUMENT') }],
     ['thirdparty-1', { kind: 'failed', reason: fcm('THIRD_PARTY_AUTH_ERROR'), configProblem: true }],
-    ['quota-1', { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), retryAfterMs: 1000 }],
+    ['quota-1', { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), retryAfterMs: 1000, quota: true }],
     ['flaky1-1', { kind: 'retry', reason: fcm('UNAVAILABLE') }],
     ['internal-1', { kind: 'retry', reason: fcm('INTERNAL') }],
     ['garbage200-1', { kind: 'retry', reason: fcm('bad_response') }],
@@ -62,7 +62,7 @@ describe('FCM provider over HTTP/1.1', () => {
   });
 
   test('retryable tokens succeed when the fake relents', async () => {
-    assert.deepEqual(await sendOne(h, 'quota-2'), { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), retryAfterMs: 1000 });
+    assert.deepEqual(await sendOne(h, 'quota-2'), { kind: 'retry', reason: fcm('QUOTA_EXCEEDED'), retryAfterMs: 1000, quota: true });
     assert.deepEqual(await sendOne(h, 'quota-2'), { kind: 'delivered' });
     assert.deepEqual(await sendOne(h, 'flaky2-2'), { kind: 'retry', reason: fcm('UNAVAILABLE') });
     assert.deepEqual(await sendOne(h, 'flaky2-2'), { kind: 'retry', reason: fcm('UNAVAILABLE') });

@@ -35,6 +35,10 @@ export function testConfig(fields: Partial<Config> & Pick<Config, 'credentials' 
     dryRun: false,
     drainTimeoutMs: 1000,
     logLevel: 'trace',
+    appsFile: undefined,
+    apps: { defaultApp: 'default', apps: [] },
+    rate: undefined,
+    statusRetentionMs: 86_400_000,
     ...fields,
   });
 }

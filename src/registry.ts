@@ -1,0 +1,63 @@
+// The apps a daemon runs: for each configured app, its provider (built from
+// its entry) and its limits; and the directory the protocol asks about them.
+// Rebuilt whole on SIGHUP: new credentials are read, old providers retire.
+import type { AppConfig, AppsConfig } from './apps.js';
+import type { Config } from './config.js';
+import type { AppRuntime } from './delivery/engine.js';
+import type { Logger } from './log.js';
+import type { MessageContent } from './message.js';
+import type { AppDirectory } from './protocol/commands.js';
+import { createFcmProvider } from './providers/fcm/index.js';
+import { createGcmProvider } from './providers/gcm.js';
+import { fcmDataLimit, type SizeCheck } from './providers/limits.js';
+import type { Provider } from './providers/provider.js';
+
+export interface Apps {
+  readonly runtimes: readonly AppRuntime[];
+  readonly directory: AppDirectory;
+}
+
+const SIZE_CHECKS: Record<AppConfig['provider'], SizeCheck> = {
+  fcm: fcmDataLimit,
+  gcm: fcmDataLimit,
+  apns: () => undefined,
+  webpush: () => undefined,
+};
+
+function createProvider(app: AppConfig, config: Config, log: Logger): Provider {
+  const child = log.child({ app: app.name });
+  switch (app.provider) {
+    case 'fcm':
+      return createFcmProvider({ ...config, credentials: app.credentials, projectId: app.projectId, fcmEndpoint: (app.endpoint ?? config.fcmEndpoint).replace(/\/+$/, ''), dryRun: app.dryRun }, child);
+    case 'gcm':
+      return createGcmProvider({ ...config, apiKey: app.apiKey, gcmEndpoint: app.endpoint ?? config.gcmEndpoint, dryRun: app.dryRun }, child);
+    default:
+      throw new Error(`provider ${app.provider} is not built yet`);
+  }
+}
+
+/**
+ * Build every app's provider. Throws ConfigError (naming the app) when one
+ * cannot be made; then the providers already made are destroyed.
+ */
+export async function buildApps(apps: AppsConfig, config: Config, log: Logger): Promise<Apps> {
+  const runtimes: AppRuntime[] = [];
+  try {
+    for (const app of apps.apps) {
+      runtimes.push({ name: app.name, provider: createProvider(app, config, log), concurrency: app.concurrency, rate: app.rate });
+    }
+  } catch (error) {
+    await Promise.all(runtimes.map((runtime) => runtime.provider.destroy()));
+    throw error;
+  }
+  const checks = new Map(apps.apps.map((app) => [app.name, SIZE_CHECKS[app.provider]]));
+  const names = apps.apps.map((app) => app.name);
+  return {
+    runtimes,
+    directory: {
+      defaultApp: apps.defaultApp,
+      names,
+      sizeProblem: (app: string, content: MessageContent) => checks.get(app)?.(content),
+    },
+  };
+}
