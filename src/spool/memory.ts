@@ -321,6 +321,10 @@ export class MemorySpool implements Spool {
     return Promise.resolve(clear(this.notRegistered, app, tokens, (entry) => entry.token));
   }
 
+  probe(): Promise<void> {
+    return this.closed ? Promise.reject(new Error('the spool is closed')) : Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();

@@ -107,6 +107,11 @@ export interface Spool {
   takeNotRegistered(app: AppFilter, keep: boolean): Promise<NotRegisteredToken[]>;
   /** Remove exactly these tokens from the not-registered list; resolves with how many were there. */
   clearNotRegistered(app: AppFilter, tokens: readonly string[]): Promise<number>;
+  /**
+   * Whether the spool can take a write now: a real write, and room left on
+   * its disk. Rejects with the reason when it cannot (for /healthz).
+   */
+  probe(): Promise<void>;
   /** Commit what is pending, then release the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,5 +1,7 @@
 // The durable spool: better-sqlite3 in WAL mode. An acknowledged send is never
 // lost: add() resolves only after its commit, and sends arriving together share one.
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { SpoolFullError, SpoolUnavailableError } from '../errors.js';
@@ -53,6 +55,8 @@ const ROW_BYTES = 48;
 /** Statuses past their time are forgotten this often, this many a transaction. */
 const FORGET_INTERVAL_MS = 10_000;
 const FORGET_BATCH = 1000;
+/** Less free space than this on the spool's disk, and the spool is not writable for /healthz: a commit of 100 sends takes about this much. */
+const MIN_FREE_BYTES = 256 * 1024;
 
 interface PendingAdd extends StoredAdd {
   readonly resolve: () => void;
@@ -381,6 +385,19 @@ export class SqliteSpool implements Spool {
       const id = this.appFilter(app);
       if (id === undefined) return 0;
       return this.writing(() => this.sql.clearSomeNotRegistered.run(id, id, JSON.stringify(tokens)).changes);
+    });
+  }
+
+  probe(): Promise<void> {
+    return attempt(() => {
+      if (this.closed) throw new Error('the spool is closed');
+      const disk = statfsSync(dirname(this.path));
+      if (disk.bavail * disk.bsize < MIN_FREE_BYTES) throw new SpoolFullError(`the disk holding the spool has ${disk.bavail * disk.bsize} bytes free`);
+      try {
+        this.writing(() => this.sql.probe());
+      } catch (error) {
+        throw writeFailure(error);
+      }
     });
   }
 

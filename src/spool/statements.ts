@@ -267,6 +267,10 @@ export function prepareStatements(db: Database.Database) {
       s.clearNotRegistered.run(app, app);
       return list;
     }).immediate,
+    /** A write that changes nothing: it asks for the write lock and appends to the WAL, as a commit does. */
+    probe: db.transaction(() => {
+      db.pragma(`user_version = ${db.pragma('user_version', { simple: true }) as number}`);
+    }).immediate,
     /** Forget statuses finished before `before`, then the oldest past `keep`; at most `batch`; how many went. */
     forget: db.transaction((before: number, keep: number, total: number, batch: number) => {
       const ids = s.expiredStatuses.all(before, batch);

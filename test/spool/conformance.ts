@@ -365,6 +365,13 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
       assert.equal(await spool.status('m3'), undefined, 'gone once its retention ends');
     });
 
+    void it('says it can be written while open, and not once closed', async (t) => {
+      const spool = open(t);
+      await spool.probe();
+      await spool.close();
+      await assert.rejects(spool.probe());
+    });
+
     void it('ends with every token final exactly once, whatever the order of claims and outcomes', async () => {
       await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 40 }), (steps) => runModel(factory, steps)), { numRuns: 40 });
     });

@@ -85,7 +85,7 @@ export class ScriptedProvider implements Provider {
   }
 }
 
-type Operation = 'add' | 'claim' | 'release' | 'settle' | 'nextDueAt' | 'counts' | 'status';
+type Operation = 'add' | 'claim' | 'release' | 'settle' | 'nextDueAt' | 'counts' | 'status' | 'probe';
 
 /** A spool that passes every call to `inner`, except those the test makes fail. */
 export class FaultySpool implements Spool {
@@ -165,6 +165,10 @@ export class FaultySpool implements Spool {
 
   clearNotRegistered(app: AppFilter, tokens: readonly string[]): Promise<number> {
     return this.inner.clearNotRegistered(app, tokens);
+  }
+
+  probe(): Promise<void> {
+    return this.#call('probe', () => this.inner.probe());
   }
 
   close(): Promise<void> {
