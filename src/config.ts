@@ -1,7 +1,7 @@
 // Flags, environment (GOCM_*) and config file → one frozen, validated Config.
 // Every problem here is a ConfigError: gocmd prints one line and exits 2.
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { type AppConfig, type AppsConfig, loadAppsFile, readSecretFile } from './apps.js';
@@ -47,6 +47,10 @@ export interface Config {
   /** --rate: tokens a second per app unless its entry says otherwise; undefined: unlimited. */
   readonly rate: number | undefined;
   readonly statusRetentionMs: number;
+  /** A PostgreSQL spool's claims hold this long unless renewed (--lease). */
+  readonly leaseMs: number;
+  /** This daemon's name in `fleet` (--name). */
+  readonly name: string;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
@@ -112,7 +116,7 @@ export const OPTIONS = {
   'max-line-bytes': { type: 'number', default: 1_048_576, desc: 'longest request line accepted' },
   'max-connections': { type: 'number', default: 1024, desc: 'client connections served at once' },
   'idle-timeout': { type: 'string', default: '0', desc: 'close connections silent this long (0: never)' },
-  spool: { type: 'string', desc: 'SQLite spool file, or :memory: to keep nothing across restarts' },
+  spool: { type: 'string', desc: 'SQLite spool file, postgres://… for a spool shared by a fleet, or :memory: to keep nothing' },
   sync: { choices: ['normal', 'full'], default: 'normal', desc: 'normal survives a crash; full also power loss' },
   'spool-max': { type: 'number', default: 10_000_000, desc: 'tokens the spool may hold before send answers busy' },
   provider: { choices: ['fcm', 'gcm'], desc: 'push service: fcm (HTTP v1, default) or gcm (legacy)' },
@@ -133,6 +137,8 @@ export const OPTIONS = {
   apps: { type: 'string', desc: 'a JSON file naming the apps to send for (re-read on SIGHUP)' },
   rate: { type: 'number', desc: 'tokens a second per app, on average (default: unlimited)' },
   'status-retention': { type: 'string', default: '24h', desc: 'how long status remembers a message after it became final' },
+  lease: { type: 'string', default: '30s', desc: "PostgreSQL spool: how long a daemon's claims hold unless renewed" },
+  name: { type: 'string', desc: "this daemon's name in fleet (default HOST:PID)" },
 } as const satisfies Record<string, Options>;
 
 /** GOCM_MAX_BACKOFF → max-backoff. */
@@ -274,5 +280,7 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     apps,
     rate,
     statusRetentionMs: parseDuration('status-retention', args['status-retention']),
+    leaseMs: parseDuration('lease', args.lease),
+    name: args.name || `${hostname()}:${process.pid}`,
   });
 }

@@ -1,6 +1,7 @@
 // The daemon: wires spool → engine → providers and the listeners in front of
 // them, reloads its apps on SIGHUP, and stops in one written order. See
 // SPEC.md "The daemon".
+import { hostname } from 'node:os';
 import { loadAppsFile } from './apps.js';
 import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
@@ -48,7 +49,7 @@ export class Daemon {
 
   /** Open the spool, make the apps' providers, listen, start delivering. Throws ConfigError on bad setup. */
   static async start(config: Config, log: Logger): Promise<Daemon> {
-    const spool = openSpool(config, log);
+    const spool = await openSpool(config, log);
     let apps: Apps | undefined;
     try {
       apps = await buildApps(config.apps, config, log);
@@ -59,6 +60,14 @@ export class Daemon {
       engine.observe({ settled: (batch) => events.settled(batch, Date.now()) });
       let directory: () => AppDirectory = () => current.directory;
       const commands = new Commands({ spool, report, apps: () => directory(), pausedUntil: (app) => engine.pausedUntil(app), onAccepted: () => engine.wake(), log });
+      // A shared spool tells of work other daemons brought; alone, this daemon is the whole fleet.
+      spool.onWork?.(() => engine.wake());
+      const startedAt = new Date().toISOString();
+      commands.register('fleet', async () => ({
+        daemons: spool.fleet
+          ? await spool.fleet()
+          : [{ name: config.name, host: hostname(), pid: process.pid, started_at: startedAt, seen_at: new Date().toISOString(), inflight: (await spool.counts(undefined, Date.now())).inflight }],
+      }));
       const server = new Server(commands, config, log, events);
       const daemon = new Daemon(config, log, { spool, report, engine, server, events }, apps);
       directory = () => daemon.apps.directory;

@@ -114,6 +114,20 @@ export interface Spool {
   probe(): Promise<void>;
   /** Commit what is pending, then release the store. Idempotent. */
   close(): Promise<void>;
+  /** A shared spool: call `listener` when work may have come from another daemon. */
+  onWork?(listener: () => void): void;
+  /** A shared spool: the daemons sharing it (SPEC.md "Spools", `fleet`). */
+  fleet?(): Promise<FleetMember[]>;
+}
+
+/** A daemon sharing the spool, as `fleet` lists it. */
+export interface FleetMember {
+  readonly name: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly started_at: string;
+  readonly seen_at: string;
+  readonly inflight: number;
 }
 
 /** How long statuses are kept once final, and how many at most (SPEC.md "Observing it"). */

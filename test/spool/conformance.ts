@@ -21,7 +21,7 @@ export interface SpoolOptions {
   readonly statuses?: StatusPolicy;
 }
 
-export type SpoolFactory = (options: SpoolOptions) => SpoolUnderTest;
+export type SpoolFactory = (options: SpoolOptions) => SpoolUnderTest | Promise<SpoolUnderTest>;
 
 const MINUTE = 60_000;
 
@@ -45,15 +45,15 @@ const tokensOf = (deliveries: readonly Delivery[]): string[] => deliveries.map((
 const tokensOfList = (list: ReadonlyArray<{ token: string }>): string[] => list.map((entry) => entry.token);
 
 export function spoolConformance(name: string, factory: SpoolFactory): void {
-  function open(t: TestContext, spoolMax = 1_000_000, extra: Omit<SpoolOptions, 'spoolMax'> = {}): Spool {
-    const opened = factory({ spoolMax, ...extra });
+  async function open(t: TestContext, spoolMax = 1_000_000, extra: Omit<SpoolOptions, 'spoolMax'> = {}): Promise<Spool> {
+    const opened = await factory({ spoolMax, ...extra });
     t.after(() => opened.dispose());
     return opened.spool;
   }
 
   void describe(`${name} spool: the Spool contract`, () => {
     void it('gives back one delivery per token, carrying the message, with no attempts yet', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       const sent = message('m1');
       await spool.add(sent, ['a', 'b', 'c']);
       const claimed = await spool.claim(APP, 10, Date.now());
@@ -67,7 +67,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('keeps a token until it is final: pending counts queued, in flight and retrying', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['a', 'b', 'c']);
       assert.equal((await spool.counts(undefined, Date.now())).pending, 3);
       const [a, b, c] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery];
@@ -78,7 +78,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('holds a retry until its due time, then gives it back with its attempts counted', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['a']);
       const dueAt = Date.now() + MINUTE;
       await spool.settle([retry((await spool.claim(APP, 1, Date.now()))[0] as Delivery, dueAt)], Date.now());
@@ -93,7 +93,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('claims at most `limit` tokens, oldest first', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['a', 'b', 'c']);
       await spool.add(message('m2'), ['d', 'e']);
       const now = Date.now();
@@ -105,7 +105,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('orders retries among new tokens by due time', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['early', 'late']);
       const [early, late] = (await spool.claim(APP, 2, Date.now())) as [Delivery, Delivery];
       await spool.settle([retry(early, Date.now() - MINUTE), retry(late, Date.now() + MINUTE)], Date.now());
@@ -115,7 +115,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('gives retries due at the same time back in accept order, a message together', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['a', 'b']);
       await spool.add(message('m2'), ['c']);
       const claimed = await spool.claim(APP, 10, Date.now());
@@ -125,7 +125,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('gives the tokens of one send out next to each other, sharing one Message', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       const sends = ['m1', 'm2', 'm3'].map((id) => spool.add(message(id), [`${id}-a`, `${id}-b`, `${id}-c`]));
       await Promise.all(sends);
       const first = await spool.claim(APP, 4, Date.now());
@@ -136,7 +136,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('counts what is queued, in flight and waiting to retry, and when the oldest was accepted', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       const before = Date.now();
       await spool.add(message('m1'), ['a', 'b']);
       const after = Date.now();
@@ -157,7 +157,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('lists canonical replacements until read; keep reads without clearing', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       assert.deepEqual(await spool.takeCanonicals(undefined, false), []);
       await spool.add(message('m1'), ['old1', 'old2', 'plain']);
       const [old1, old2, plain] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery];
@@ -173,7 +173,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('keeps one canonical per original token: the latest', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['old']);
       await spool.settle([delivered((await spool.claim(APP, 1, Date.now()))[0] as Delivery, 'first')], Date.now());
       await spool.add(message('m2'), ['old']);
@@ -182,7 +182,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('lists each not-registered token once until read; other failures are not listed', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       assert.deepEqual(await spool.takeNotRegistered(undefined, false), []);
       await spool.add(message('m1'), ['gone', 'bad']);
       await spool.add(message('m2'), ['gone']);
@@ -195,7 +195,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('refuses a send that would pass spoolMax, whole, keeping nothing of it', async (t) => {
-      const spool = open(t, 3);
+      const spool = await open(t, 3);
       await spool.add(message('m1'), ['a', 'b']);
       await assert.rejects(spool.add(message('m2'), ['c', 'd']), (error) => error instanceof SpoolFullError && error.code === 'busy');
       assert.equal((await spool.counts(undefined, Date.now())).pending, 2);
@@ -209,7 +209,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('ignores a settlement for a token not in flight: settled already, or never claimed', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['a', 'b']);
       const [a] = (await spool.claim(APP, 1, Date.now())) as [Delivery];
       await spool.settle([delivered(a), delivered(a)], Date.now());
@@ -220,7 +220,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('settles a copy of a delivery as well as the one claim returned', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['a']);
       const [a] = (await spool.claim(APP, 1, Date.now())) as [Delivery];
       await spool.settle([delivered({ message: message('m1'), token: a.token, attempts: a.attempts })], Date.now());
@@ -228,7 +228,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('commits the sends waiting on close; close is idempotent and later sends are refused', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       const waiting = spool.add(message('m1'), ['a']);
       await spool.close();
       await waiting;
@@ -236,12 +236,12 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
       await assert.rejects(spool.add(message('m2'), ['b']), /closed/);
     });
 
-    void it('finds nothing to recover in a new spool', (t) => {
-      assert.equal(open(t).recovered, 0);
+    void it('finds nothing to recover in a new spool', async (t) => {
+      assert.equal((await open(t)).recovered, 0);
     });
 
     void it('takes released tokens back unsent: due as they were, their tries not counted', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['a', 'b', 'c']);
       const [a, b, c] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery];
       const dueAt = Date.now() + MINUTE;
@@ -255,7 +255,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('clears exactly the list entries named, and says how many it found', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['gone1', 'gone2', 'old1', 'old2']);
       const [gone1, gone2, old1, old2] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery, Delivery];
       await spool.settle([failed(gone1, true), failed(gone2, true), delivered(old1, 'new1'), delivered(old2, 'new2')], Date.now());
@@ -267,7 +267,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('keeps each app apart: claims, due times, counts and lists', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('a1', {}, 'android'), ['x', 'y']);
       await spool.add(message('i1', {}, 'ios'), ['x']);
       const now = Date.now();
@@ -290,7 +290,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('holds a scheduled send until its time, counting it as scheduled', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       const now = Date.now();
       await spool.add({ ...message('later', {}, APP, now), sendAt: now + MINUTE }, ['s1', 's2']);
       await spool.add(message('now', {}, APP, now), ['n1']);
@@ -306,7 +306,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('carries a message\'s expiry and acceptance time to its deliveries', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       const sent = { ...message('m1'), expiresAt: Date.now() + MINUTE };
       await spool.add(sent, ['a']);
       const [a] = await spool.claim(APP, 1, Date.now());
@@ -314,7 +314,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('tells the status of a message while pending and after, with each failure and its reason', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.add(message('m1'), ['ok', 'gone', 'bad', 'later']);
       const [ok, gone, bad, later] = (await spool.claim(APP, 10, Date.now())) as [Delivery, Delivery, Delivery, Delivery];
       await spool.settle([delivered(ok), failed(gone, true), failed(bad), retry(later, Date.now() + MINUTE)], Date.now());
@@ -340,7 +340,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('keeps at most 1000 failures of a message for its status', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       const tokens = Array.from({ length: 1002 }, (_, i) => `bad${i}`);
       await spool.add(message('m1'), tokens);
       const claimed = await spool.claim(APP, 2000, Date.now());
@@ -352,7 +352,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
 
     void it('forgets a status --status-retention after its message became final, and keeps at most the most allowed', async (t) => {
       const clock = new ManualClock(Date.now());
-      const spool = open(t, 1_000_000, { clock, statuses: { retentionMs: 1000, maxFinished: 2 } });
+      const spool = await open(t, 1_000_000, { clock, statuses: { retentionMs: 1000, maxFinished: 2 } });
       for (const id of ['m1', 'm2', 'm3']) {
         await spool.add(message(id, {}, APP, clock.now()), ['t']);
         await spool.settle((await spool.claim(APP, 1, clock.now())).map((d) => delivered(d)), clock.now());
@@ -366,7 +366,7 @@ export function spoolConformance(name: string, factory: SpoolFactory): void {
     });
 
     void it('says it can be written while open, and not once closed', async (t) => {
-      const spool = open(t);
+      const spool = await open(t);
       await spool.probe();
       await spool.close();
       await assert.rejects(spool.probe());
@@ -396,7 +396,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 
 /** Runs `steps` against a spool and a plain model of it, checking counts after each, then drains it. */
 async function runModel(factory: SpoolFactory, steps: readonly Step[]): Promise<void> {
-  const { spool, dispose } = factory({ spoolMax: 1_000_000 });
+  const { spool, dispose } = await factory({ spoolMax: 1_000_000 });
   // Retries fall due at base + 0…3; new tokens were accepted before base, so they are always due.
   const base = Date.now() + 10 * MINUTE;
   const waiting = new Map<string, { dueAt: number; attempts: number }>();

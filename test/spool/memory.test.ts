@@ -12,7 +12,7 @@ spoolConformance('memory', ({ spoolMax, clock, statuses }) => {
 });
 
 void test('openSpool gives the memory spool for :memory:', async () => {
-  const spool = openSpool(testConfig({ spool: ':memory:', spoolMax: 1 }));
+  const spool = await openSpool(testConfig({ spool: ':memory:', spoolMax: 1 }));
   assert.ok(spool instanceof MemorySpool);
   await assert.rejects(spool.add(message('m1'), ['a', 'b']), /spool-max 1/);
   await spool.close();

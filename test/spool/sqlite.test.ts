@@ -348,7 +348,7 @@ void test('a spool file the daemon may not write is refused, naming it', { skip:
     '--input-type=module',
     '-e',
     `import { openSpool } from ${JSON.stringify(new URL('../../src/spool/open.js', import.meta.url).href)};
-     try { await openSpool({ spool: process.argv[1], sync: 'normal', spoolMax: 10 }).close(); console.log('opened'); }
+     try { await (await openSpool({ spool: process.argv[1], sync: 'normal', spoolMax: 10, statusRetentionMs: 1000, leaseMs: 1000, name: 'x' })).close(); console.log('opened'); }
      catch (error) { console.log(error.name + ': ' + error.message); }`,
     path,
   ]);
@@ -385,7 +385,7 @@ void test('sync picks how hard a commit is pushed to disk: normal or full', (t) 
 
 void test('openSpool opens the SQLite spool at the configured path with its limit', async (t) => {
   const path = join(directory(t), 'spool.db');
-  const spool = openSpool(testConfig({ spool: path, spoolMax: 1, sync: 'full' }));
+  const spool = await openSpool(testConfig({ spool: path, spoolMax: 1, sync: 'full' }));
   t.after(() => spool.close());
   assert.ok(spool instanceof SqliteSpool && spool.path === path);
   await assert.rejects(spool.add(message('m1'), ['a', 'b']), /spool-max 1/);

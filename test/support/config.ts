@@ -36,6 +36,8 @@ const DEFAULTS: Config = {
   apps: { defaultApp: 'default', apps: [] },
   rate: undefined,
   statusRetentionMs: 86_400_000,
+  leaseMs: 30_000,
+  name: 'test',
 };
 
 export function testConfig(overrides: Partial<Config> = {}): Config {

@@ -39,6 +39,8 @@ export function testConfig(fields: Partial<Config> & Pick<Config, 'credentials' 
     apps: { defaultApp: 'default', apps: [] },
     rate: undefined,
     statusRetentionMs: 86_400_000,
+    leaseMs: 30_000,
+    name: 'test',
     ...fields,
   });
 }
