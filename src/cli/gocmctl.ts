@@ -2,75 +2,39 @@
 // run it (src/client/ctl.ts). Exit 0 ok, 1 an error reply, 2 usage, 3 unreachable.
 import yargs from 'yargs';
 import type { Address } from '../client/client.js';
-import { type CtlCommand, EXIT, OUTPUT_LOST, runCtl } from '../client/ctl.js';
-import { tokensSource } from '../client/tokens.js';
+import { EXIT, OUTPUT_LOST } from '../client/context.js';
+import { type CtlCommand, runCtl } from '../client/ctl.js';
+import { openInput } from '../client/input.js';
 import { ConfigError, ERROR_CODES } from '../errors.js';
 import { parseTcp } from '../config.js';
-
-/** A bad flag or value: one line on stderr, exit 2. */
-class UsageError extends Error {}
+import { appName, type SendArgs, sendCommand, stringList, UsageError } from './ctl-args.js';
 
 const DEFAULT_SOCKET = '/run/gocm.sock';
 
 const EPILOG = `Output: text on a terminal; with --json, or when stdout is not a terminal, one JSON line
 per reply, as the daemon sent it. send cuts the tokens into lines of at most 1000 and writes them
 all on one connection without waiting for each reply, so it prints one JSON line per chunk; after
-an error reply it writes no more. With --tokens-file, a progress bar of the tokens acknowledged
-goes to stderr when stderr is a terminal.
+an error reply it writes no more. With --tokens-file or --messages, a progress bar goes to stderr
+when stderr is a terminal.
+
+send --messages FILE|-: one send a line, the send request without "cmd", e.g.
+  {"tokens":["t1"],"payload":{"name":"Ann"},"app":"ios"}
+The other flags of send (--payload, --app, …) are defaults for every line; a line's own field wins.
+Each request's "id" is its line number unless the line gives one, so the JSON lines say which line
+each reply answers. A bad line (not JSON, not an object, or refused) is reported on stderr with its
+number and skipped; a summary of the lines sent, accepted and refused ends the run.
+
+watch [EVENT…]: delivered, failed, retry, notregistered, canonical (default: all), one line per
+event until Ctrl-C; piped, the subscribe reply, then each event's JSON line as gocmd sent it.
 
 Exit status:
-  0  success
+  0  success (watch: stopped by SIGINT)
   1  gocmd answered with an error; its code and message go to stderr
-     (${Object.keys(ERROR_CODES).join(', ')})
-  2  usage: a bad flag, bad JSON, no tokens, an unreadable tokens file
+     (${Object.keys(ERROR_CODES).join(', ')});
+     send --messages: a line was bad or refused
+  2  usage: a bad flag, bad JSON, no tokens or messages, an unreadable file
   3  gocmd could not be reached, or the connection was lost before every reply came
-     (a send may then be partly accepted: its JSON lines say which chunks were)`;
-
-/** A JSON object given as a flag's value. */
-function jsonObject(flag: string, text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`--${flag}: not JSON: ${(error as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--${flag}: must be a JSON object, e.g. '{"title":"Hi"}'`);
-  return value as Record<string, unknown>;
-}
-
-/** A repeatable string flag: yargs gives a string once, an array when repeated. */
-function stringList(flag: string, value: unknown): string[] {
-  const list = (value === undefined ? [] : [value].flat()).map(String);
-  if (list.some((item) => item === '')) throw new UsageError(`--${flag}: an empty value`);
-  return list;
-}
-
-interface SendArgs {
-  token?: unknown;
-  'tokens-file'?: string;
-  payload: string;
-  notification?: string;
-  'collapse-key'?: string;
-  priority?: string;
-  ttl?: number;
-  'dry-run'?: boolean;
-}
-
-function sendCommand(args: SendArgs): CtlCommand {
-  const payload = jsonObject('payload', args.payload);
-  const notification = jsonObject('notification', args.notification);
-  const ttl = args.ttl;
-  if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl >= 0)) throw new UsageError('--ttl: a whole number of seconds ≥ 0');
-  if (args['tokens-file'] === '') throw new UsageError('--tokens-file: give a path, or - for stdin');
-  const fields: Record<string, unknown> = { payload };
-  if (notification) fields.notification = notification;
-  if (args['collapse-key'] !== undefined) fields.collapse_key = args['collapse-key'];
-  if (args.priority !== undefined) fields.priority = args.priority;
-  if (ttl !== undefined) fields.ttl = ttl;
-  if (args['dry-run']) fields.dry_run = true;
-  return { name: 'send', fields, tokens: stringList('token', args.token), tokensFile: args['tokens-file'] };
-}
+     (a send may then be partly accepted: its JSON lines say which chunks or lines were)`;
 
 function addressOf(socket: string | undefined, tcp: string | undefined, env: NodeJS.ProcessEnv): Address {
   if (tcp !== undefined) {
@@ -83,7 +47,8 @@ function addressOf(socket: string | undefined, tcp: string | undefined, env: Nod
   return { path: socket || env.GOCM_SOCKET || DEFAULT_SOCKET };
 }
 
-const KEEP = { keep: { type: 'boolean', default: false, desc: 'read the list without clearing it' } } as const;
+const APP = { app: { type: 'string', desc: 'only this app (a name from gocmd\'s --apps file)' } } as const;
+const LIST = { ...APP, keep: { type: 'boolean', default: false, desc: 'read the list without clearing it' } } as const;
 
 /** Parse; resolves to undefined when --help was printed. */
 async function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{ command: CtlCommand; address: Address; json: boolean } | undefined> {
@@ -102,7 +67,9 @@ async function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{
         token: { type: 'string', desc: 'a device token (repeat for more)' },
         // nargs: without it, yargs reads a lone "-" as a positional argument, not this flag's value.
         'tokens-file': { type: 'string', nargs: 1, desc: 'a file of tokens, one a line; - for stdin' },
-        payload: { type: 'string', demandOption: true, desc: 'the data payload, a JSON object' },
+        messages: { type: 'string', nargs: 1, conflicts: ['token', 'tokens-file'], desc: 'a file of sends, one JSON object a line; - for stdin' },
+        app: { type: 'string', desc: 'the app to send for (default: gocmd\'s default app)' },
+        payload: { type: 'string', desc: 'the data payload, a JSON object (required without --messages)' },
         notification: { type: 'string', desc: 'a JSON object: {title, body, image}' },
         'collapse-key': { type: 'string', desc: 'collapse key' },
         priority: { choices: ['normal', 'high'] as const, desc: 'delivery priority' },
@@ -113,22 +80,32 @@ async function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{
         command = sendCommand(a as SendArgs);
       },
     )
-    .command('report', 'counts per token since gocmd started', {}, () => {
-      command = { name: 'report' };
+    .command('report', 'counts per token since gocmd started', APP, (a) => {
+      command = { name: 'report', app: appName(a.app) };
     })
-    .command('queue', 'tokens pending, by state, and the age of the oldest', {}, () => {
-      command = { name: 'queue' };
+    .command('queue', 'tokens pending, by state, and the age of the oldest', APP, (a) => {
+      command = { name: 'queue', app: appName(a.app) };
     })
-    .command('canonical', 'tokens to replace (and clear the list)', KEEP, (a) => {
-      command = { name: 'canonical', keep: a.keep };
+    // type string: yargs would make a numeric-looking id a number.
+    .command('status <id>', "a message's tokens: pending, delivered, failed and why", (y) => y.positional('id', { type: 'string', desc: 'the "msg" a send answered' }).options(APP), (a) => {
+      command = { name: 'status', msg: String(a.id), app: appName(a.app) };
     })
-    .command('notregistered', 'tokens to purge (and clear the list)', KEEP, (a) => {
-      command = { name: 'notregistered', keep: a.keep };
+    .command('canonical', 'tokens to replace (and clear the list)', LIST, (a) => {
+      command = { name: 'canonical', keep: a.keep, app: appName(a.app) };
+    })
+    .command('notregistered', 'tokens to purge (and clear the list)', LIST, (a) => {
+      command = { name: 'notregistered', keep: a.keep, app: appName(a.app) };
+    })
+    .command('fleet', 'the daemons sharing the spool', {}, () => {
+      command = { name: 'fleet' };
+    })
+    .command('watch [events..]', 'print events as they happen, until Ctrl-C', (y) => y.positional('events', { type: 'string', array: true, desc: 'the events to print (default: all)' }), (a) => {
+      command = { name: 'watch', events: stringList('events', a.events) };
     })
     .command('ping', 'check that gocmd answers', {}, () => {
       command = { name: 'ping' };
     })
-    .demandCommand(1, 'give a command: send, report, queue, canonical, notregistered or ping')
+    .demandCommand(1, 'give a command: send, report, queue, status, canonical, notregistered, fleet, watch or ping')
     .strict()
     .version(false)
     .help()
@@ -164,7 +141,8 @@ async function main(): Promise<number> {
     progress: process.stderr.isTTY,
     stdout: process.stdout,
     stderr: process.stderr,
-    openTokens: (path) => tokensSource(path, process.stdin),
+    openInput: (flag, path) => openInput(flag, path, process.stdin),
+    interrupted: () => new Promise((resolve) => process.once('SIGINT', () => resolve())),
   });
 }
 

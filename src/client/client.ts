@@ -1,8 +1,12 @@
 // A client of gocmd's line protocol: one connection, requests written as
 // JSON lines, replies matched to them by order (the protocol answers in
 // request order), so any number of requests may be in flight at once.
+// After a `subscribe`, event lines arrive beside the replies: told apart by
+// shape (replies have `ok`, events `event`) and handed to onEvent's listener.
 import { createConnection, type Socket } from 'node:net';
+import type { Transform } from 'node:stream';
 import split2 from 'split2';
+import { parseObject } from '../guards.js';
 
 /** Where gocmd listens: a Unix socket path, or a TCP host and port. */
 export type Address = { readonly path: string } | { readonly host: string; readonly port: number };
@@ -49,6 +53,13 @@ function hintFor(code: string): string {
   return 'is gocmd running?';
 }
 
+/** An event line of a subscription: its name, its fields, and the line as the daemon wrote it. */
+export interface EventLine {
+  readonly event: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly line: string;
+}
+
 interface Waiter {
   resolve(reply: Reply): void;
   reject(error: Error): void;
@@ -59,6 +70,9 @@ export class GocmClient {
   /** Set once the connection is unusable; every later request fails with it. */
   private lost: ConnectionLostError | undefined;
   private readonly label: string;
+  private eventListener: ((event: EventLine) => void) | undefined;
+  private readonly endListeners: Array<(error: ConnectionLostError) => void> = [];
+  private readonly lines: Transform;
 
   private constructor(
     private readonly socket: Socket,
@@ -68,6 +82,7 @@ export class GocmClient {
     socket.on('error', (error: NodeJS.ErrnoException) => this.fail(error.code ?? error.message));
     // split2 rather than hand-made splitting: it handles a reply cut across reads.
     const lines = socket.pipe(split2());
+    this.lines = lines;
     lines.on('data', (line: string) => this.onLine(line));
     // After a clean end, the splitter's own end comes once its last lines are out;
     // failing on 'close' instead could reject a reply that is still in the splitter.
@@ -91,6 +106,30 @@ export class GocmClient {
         resolve(new GocmClient(socket, address));
       });
     });
+  }
+
+  /** Hear the event lines of a subscription; without a listener, an event line breaks the protocol. */
+  onEvent(listener: (event: EventLine) => void): void {
+    this.eventListener = listener;
+  }
+
+  /** Resolves once the connection is unusable (lost, or closed by either side), with why. */
+  ended(): Promise<ConnectionLostError> {
+    if (this.lost) return Promise.resolve(this.lost);
+    return new Promise((resolve) => this.endListeners.push(resolve));
+  }
+
+  /**
+   * Stop reading lines until resumeReading(): a reader of events that cannot
+   * write them as fast as they come stops the socket, and the daemon, not
+   * our memory, holds or drops what follows.
+   */
+  pauseReading(): void {
+    this.lines.pause();
+  }
+
+  resumeReading(): void {
+    this.lines.resume();
   }
 
   /** Requests written and not answered yet. */
@@ -144,20 +183,19 @@ export class GocmClient {
 
   private onLine(line: string): void {
     if (line.trim() === '') return;
+    const parsed = parseObject(line);
+    if (parsed && parsed.ok === undefined && typeof parsed.event === 'string' && this.eventListener) {
+      this.eventListener({ event: parsed.event, fields: parsed, line });
+      return;
+    }
     const waiter = this.waiters.shift();
     if (!waiter) return this.violation('a reply came with no request waiting for it');
-    let reply: unknown;
-    try {
-      reply = JSON.parse(line);
-    } catch {
-      waiter.reject(new ConnectionLostError(this.label, 'the daemon sent a line that is not JSON'));
-      return this.violation('the daemon sent a line that is not JSON');
+    if (!parsed || typeof parsed.ok !== 'boolean') {
+      const reason = parsed ? 'the daemon sent a reply without "ok"' : 'the daemon sent a line that is not JSON (or not an object)';
+      waiter.reject(new ConnectionLostError(this.label, reason));
+      return this.violation(reason);
     }
-    if (typeof reply !== 'object' || reply === null || typeof (reply as Reply).ok !== 'boolean') {
-      waiter.reject(new ConnectionLostError(this.label, 'the daemon sent a reply without "ok"'));
-      return this.violation('the daemon sent a reply without "ok"');
-    }
-    waiter.resolve(reply as Reply);
+    waiter.resolve(parsed as Reply);
   }
 
   /** After a bad line the order of replies can no longer be trusted: give up on the rest. */
@@ -169,5 +207,6 @@ export class GocmClient {
   private fail(reason: string): void {
     this.lost ??= new ConnectionLostError(this.label, reason);
     for (const waiter of this.waiters.splice(0)) waiter.reject(this.lost);
+    for (const listener of this.endListeners.splice(0)) listener(this.lost);
   }
 }

@@ -1,6 +1,7 @@
 // How gocmctl shows replies to a person at a terminal. Pure: reply in, text
 // out (no trailing newline). Scripts get the JSON lines instead.
 import type { Reply } from './client.js';
+import type { MessagesTotals } from './messages.js';
 import type { SendTotals } from './send.js';
 
 /** The protocol's envelope, not the report's content. */
@@ -59,6 +60,16 @@ export function formatSend(totals: SendTotals, message: string | undefined): str
   return `accepted ${tokensWord(totals.accepted)} ${where}${stopped}`;
 }
 
+function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** The end of a --messages send: lines sent and how they were answered, lines skipped, tokens accepted. */
+export function formatMessages(totals: MessagesTotals): string {
+  const skipped = totals.skipped > 0 ? `; ${plural(totals.skipped, 'bad line')} skipped` : '';
+  return `sent ${plural(totals.sent, 'line')}: ${totals.accepted} accepted, ${totals.refused} refused${skipped}; ${tokensWord(totals.tokens)} accepted`;
+}
+
 interface Replacement {
   readonly original: unknown;
   readonly canonical: unknown;
@@ -79,4 +90,60 @@ export function formatNotRegistered(reply: Reply): string {
 /** An error reply for stderr: its stable code, then its message. */
 export function formatError(reply: Reply): string {
   return `${reply.error?.code ?? 'error'}: ${reply.error?.message ?? 'the daemon refused the request'}`;
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+function table(rows: ReadonlyArray<readonly string[]>): string {
+  const widths = (rows[0] ?? []).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')).join('\n');
+}
+
+interface Failure {
+  readonly token: unknown;
+  readonly reason: unknown;
+}
+
+/** A message's status: its counts, then each failed token and why. */
+export function formatStatus(reply: Reply): string {
+  const counts = formatFields(['msg', 'app', 'tokens', 'delivered', 'failed', 'pending'].map((key) => [key, show(reply[key] ?? '-')]));
+  const failures = Array.isArray(reply.failures) ? (reply.failures as Failure[]) : [];
+  if (failures.length === 0) return counts;
+  const listed = failures.map((failure) => ['  ' + show(failure.token), show(failure.reason)]);
+  const failed = typeof reply.failed === 'number' ? reply.failed : failures.length;
+  const more = failed > failures.length ? `\n  … and ${failed - failures.length} more not shown` : '';
+  return `${counts}\nfailures:\n${table(listed)}${more}`;
+}
+
+interface FleetMember {
+  readonly name?: unknown;
+  readonly host?: unknown;
+  readonly pid?: unknown;
+  readonly started_at?: unknown;
+  readonly seen_at?: unknown;
+  readonly inflight?: unknown;
+}
+
+/** The daemons sharing the spool, one a row. */
+export function formatFleet(reply: Reply): string {
+  const daemons = Array.isArray(reply.daemons) ? (reply.daemons as FleetMember[]) : [];
+  if (daemons.length === 0) return 'no daemons';
+  const cell = (value: unknown): string => (value === undefined || value === null ? '-' : show(value));
+  const rows = daemons.map((daemon) => [daemon.name, daemon.host, daemon.pid, daemon.started_at, daemon.seen_at, daemon.inflight].map(cell));
+  return table([['NAME', 'HOST', 'PID', 'STARTED', 'SEEN', 'INFLIGHT'], ...rows]);
+}
+
+/** The time of day of an RFC 3339 UTC time (12:34:56.789Z); anything else as it is. */
+function timeOfDay(at: unknown): string {
+  const text = show(at ?? '-');
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(text) ? text.slice(11) : text;
+}
+
+/** One event for a person: time, event, app, token, then why (or the new token, or when the retry is). */
+export function formatEvent(event: Readonly<Record<string, unknown>>): string {
+  const name = show(event.event);
+  const parts = [timeOfDay(event.at), name.padEnd(13), show(event.app ?? '-'), show(event.token ?? '-')];
+  if (event.reason !== undefined) parts.push(show(event.reason));
+  if (event.canonical !== undefined) parts.push(`-> ${show(event.canonical)}`);
+  if (event.retry_at !== undefined) parts.push(`retry at ${timeOfDay(event.retry_at)}`);
+  return parts.join('  ');
 }

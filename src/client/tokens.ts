@@ -1,11 +1,10 @@
 // Device tokens for `gocmctl send`: read from a file or stdin one per line,
 // streamed (a file of millions is never held whole), and cut into the chunks
 // that become `send` lines.
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { pipeline, type Readable } from 'node:stream';
 import split2 from 'split2';
 import { errorCode } from '../guards.js';
+import { InputFileError, type InputSource } from './input.js';
 
 /** The legacy multicast limit, and so the size GoCM's users already batch at. */
 export const MAX_CHUNK_TOKENS = 1000;
@@ -15,43 +14,6 @@ export const MAX_CHUNK_TOKENS = 1000;
  * --max-line-bytes (1 MiB); a chunk also ends once its tokens reach this.
  */
 const MAX_CHUNK_BYTES = 512 * 1024;
-
-/** The tokens file cannot be read: a usage error, as SPEC.md's exit 2. */
-export class TokensFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TokensFileError';
-  }
-}
-
-/** A source of token lines, checked to be readable before anything is sent. */
-export interface TokensSource {
-  /** How messages name it: the path, or "stdin". */
-  readonly name: string;
-  /** A regular file can be read twice (to count it for a progress bar); stdin cannot. */
-  readonly rereadable: boolean;
-  open(): Readable;
-}
-
-/** Open `-` (stdin) or a path; throws TokensFileError when it cannot be read. */
-export async function tokensSource(path: string, stdin: Readable): Promise<TokensSource> {
-  if (path === '-') return { name: 'stdin', rereadable: false, open: () => stdin };
-  let isFile: boolean;
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const stat = await handle.stat();
-      if (stat.isDirectory()) throw new TokensFileError(`--tokens-file: ${path} is a directory`);
-      isFile = stat.isFile();
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (error instanceof TokensFileError) throw error;
-    throw new TokensFileError(`--tokens-file: cannot read ${path}: ${errorCode(error) ?? String(error)}`);
-  }
-  return { name: path, rereadable: isFile, open: () => createReadStream(path) };
-}
 
 /** The tokens of a stream, one per line; blank lines and surrounding whitespace are ignored. */
 export async function* tokenLines(input: Readable, name: string): AsyncGenerator<string> {
@@ -64,12 +26,12 @@ export async function* tokenLines(input: Readable, name: string): AsyncGenerator
       if (token !== '') yield token;
     }
   } catch (error) {
-    throw new TokensFileError(`--tokens-file: cannot read ${name}: ${errorCode(error) ?? String(error)}`);
+    throw new InputFileError(`--tokens-file: cannot read ${name}: ${errorCode(error) ?? String(error)}`);
   }
 }
 
 /** How many tokens a source holds (a pass of its own, for the progress bar's total). */
-export async function countTokens(source: TokensSource): Promise<number> {
+export async function countTokens(source: InputSource): Promise<number> {
   let count = 0;
   for await (const token of tokenLines(source.open(), source.name)) if (token) count += 1;
   return count;
@@ -97,7 +59,7 @@ export async function* chunks(
 }
 
 /** The tokens given as flags first, then those of the source, if any. */
-export async function* allTokens(flagTokens: readonly string[], source: TokensSource | undefined): AsyncGenerator<string> {
+export async function* allTokens(flagTokens: readonly string[], source: InputSource | undefined): AsyncGenerator<string> {
   yield* flagTokens;
   if (source) yield* tokenLines(source.open(), source.name);
 }

@@ -5,12 +5,16 @@ import {
   formatAge,
   formatCanonical,
   formatError,
+  formatEvent,
+  formatFleet,
+  formatMessages,
   formatNotRegistered,
   formatQueue,
   formatReport,
   formatSend,
+  formatStatus,
 } from '../../src/client/format.js';
-import { ProgressBar, renderProgress } from '../../src/client/progress.js';
+import { LINES, ProgressBar, renderProgress } from '../../src/client/progress.js';
 
 describe('report and queue: aligned key  value lines', () => {
   test('report: the envelope left out, the values in one column', () => {
@@ -88,6 +92,21 @@ describe('the progress bar', () => {
     assert.equal(renderProgress(3000, undefined), '3000 tokens acknowledged');
   });
 
+  test('--messages counts lines', () => {
+    assert.equal(renderProgress(5, 10, 4, LINES), '[##..] 5/10 lines 50%');
+    assert.equal(renderProgress(5, undefined, 4, LINES), '5 lines done');
+  });
+
+  test('an unchanged bar is not drawn again', () => {
+    const written: string[] = [];
+    const bar = new ProgressBar({ write: (text: string) => written.push(text) });
+    bar.update(1, 1000);
+    bar.update(2, 1000);
+    assert.equal(written.length, 2);
+    bar.update(2, 1000);
+    assert.equal(written.length, 2);
+  });
+
   test('drawn in place, and cleared only when drawn', () => {
     const written: string[] = [];
     const bar = new ProgressBar({ write: (text: string) => written.push(text) });
@@ -96,5 +115,54 @@ describe('the progress bar', () => {
     bar.update(1, 2);
     bar.clear();
     assert.deepEqual(written, [`\r${renderProgress(1, 2)}\x1b[K`, '\r\x1b[K']);
+  });
+});
+
+describe('status, fleet, events and the --messages summary', () => {
+  test('status: the counts, then each failure and its reason in a column, and how many were not listed', () => {
+    const reply = {
+      ok: true,
+      msg: 'm-1',
+      app: 'default',
+      tokens: 5,
+      pending: 0,
+      delivered: 2,
+      failed: 3,
+      failures: [
+        { token: 'gone-1', reason: 'NotRegistered' },
+        { token: 'bad', reason: 'InvalidRegistration' },
+      ],
+      truncated: true,
+    };
+    const expected = ['msg        m-1', 'app        default', 'tokens     5', 'delivered  2', 'failed     3', 'pending    0', 'failures:'];
+    expected.push('  gone-1  NotRegistered', '  bad     InvalidRegistration', '  … and 1 more not shown');
+    assert.equal(formatStatus(reply), expected.join('\n'));
+    assert.doesNotMatch(formatStatus({ ...reply, failed: 0, failures: [] }), /failures/);
+  });
+
+  test('fleet: a table, one daemon a row', () => {
+    const daemon = { name: 'a:1', host: 'a', pid: 1, started_at: '2026-01-01T00:00:00.000Z', seen_at: '2026-01-01T00:00:05.000Z', inflight: 12 };
+    const text = formatFleet({ ok: true, daemons: [daemon, { ...daemon, name: 'bravo:22', host: 'bravo', pid: 22, inflight: 0 }] });
+    assert.deepEqual(text.split('\n'), [
+      'NAME      HOST   PID  STARTED                   SEEN                      INFLIGHT',
+      'a:1       a      1    2026-01-01T00:00:00.000Z  2026-01-01T00:00:05.000Z  12',
+      'bravo:22  bravo  22   2026-01-01T00:00:00.000Z  2026-01-01T00:00:05.000Z  0',
+    ]);
+    assert.equal(formatFleet({ ok: true, daemons: [] }), 'no daemons');
+  });
+
+  test('an event: time of day, event, app, token, then the reason, the new token or the retry time', () => {
+    const at = '2026-01-01T12:34:56.789Z';
+    const about = { app: 'ios', msg: 'm', token: 'tok', at };
+    assert.equal(formatEvent({ event: 'failed', ...about, reason: 'BadDeviceToken' }), '12:34:56.789Z  failed         ios  tok  BadDeviceToken');
+    assert.equal(formatEvent({ event: 'canonical', ...about, canonical: 'tok2' }), '12:34:56.789Z  canonical      ios  tok  -> tok2');
+    const retry = formatEvent({ event: 'retry', ...about, reason: 'http_503', retry_at: '2026-01-01T12:35:00.000Z' });
+    assert.equal(retry, '12:34:56.789Z  retry          ios  tok  http_503  retry at 12:35:00.000Z');
+  });
+
+  test('the --messages summary: lines sent and how they were answered, bad lines only when there were some', () => {
+    const totals = { lines: 12, sent: 10, accepted: 9, refused: 1, skipped: 2, tokens: 1 };
+    assert.equal(formatMessages(totals), 'sent 10 lines: 9 accepted, 1 refused; 2 bad lines skipped; 1 token accepted');
+    assert.equal(formatMessages({ ...totals, sent: 1, accepted: 1, refused: 0, skipped: 0 }), 'sent 1 line: 1 accepted, 0 refused; 1 token accepted');
   });
 });

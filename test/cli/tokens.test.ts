@@ -4,7 +4,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { chunks, countTokens, MAX_CHUNK_TOKENS, tokenLines, TokensFileError, tokensSource } from '../../src/client/tokens.js';
+import { InputFileError, openInput } from '../../src/client/input.js';
+import { chunks, countTokens, MAX_CHUNK_TOKENS, tokenLines } from '../../src/client/tokens.js';
 import { tempDir } from '../support/daemon.js';
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -43,44 +44,44 @@ describe('tokenLines', () => {
     assert.deepEqual(await collect(tokenLines(input, 'test')), ['a', 'b', 'cd']);
   });
 
-  test('a read error is a TokensFileError naming the source', async () => {
+  test('a read error is a InputFileError naming the source', async () => {
     const input = new Readable({
       read() {
         this.destroy(Object.assign(new Error('boom'), { code: 'EIO' }));
       },
     });
     await assert.rejects(collect(tokenLines(input, 'some.txt')), (error: unknown) => {
-      assert.ok(error instanceof TokensFileError);
+      assert.ok(error instanceof InputFileError);
       assert.match(error.message, /some\.txt: EIO/);
       return true;
     });
   });
 });
 
-describe('tokensSource', () => {
+describe('openInput', () => {
   const dir = tempDir('gocmctl-tokens-');
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('a file: read (and counted) as often as asked', async () => {
     const path = join(dir, 'tokens.txt');
     writeFileSync(path, 'x\n\ny\nz');
-    const source = await tokensSource(path, Readable.from([]));
+    const source = await openInput('--tokens-file', path, Readable.from([]));
     assert.equal(source.rereadable, true);
     assert.equal(await countTokens(source), 3);
     assert.deepEqual(await collect(tokenLines(source.open(), source.name)), ['x', 'y', 'z']);
   });
 
   test('- is stdin, which cannot be read twice', async () => {
-    const source = await tokensSource('-', Readable.from(['s1\ns2\n']));
+    const source = await openInput('--tokens-file', '-', Readable.from(['s1\ns2\n']));
     assert.equal(source.name, 'stdin');
     assert.equal(source.rereadable, false);
     assert.deepEqual(await collect(tokenLines(source.open(), source.name)), ['s1', 's2']);
   });
 
   test('a missing file or a directory is refused before anything is read', async () => {
-    await assert.rejects(tokensSource(join(dir, 'none'), Readable.from([])), /cannot read .*none: ENOENT/);
+    await assert.rejects(openInput('--tokens-file', join(dir, 'none'), Readable.from([])), /--tokens-file: cannot read .*none: ENOENT/);
     const sub = join(dir, 'sub');
     mkdirSync(sub);
-    await assert.rejects(tokensSource(sub, Readable.from([])), (error: unknown) => error instanceof TokensFileError && /is a directory/.test(error.message));
+    await assert.rejects(openInput('--tokens-file', sub, Readable.from([])), (error: unknown) => error instanceof InputFileError && /is a directory/.test(error.message));
   });
 });
