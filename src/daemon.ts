@@ -18,7 +18,10 @@ import { inheritedListeners, notifyReady, notifyStatus, notifyStopping } from '.
 const STATUS_INTERVAL_MS = 5000;
 
 function createProvider(config: Config, log: Logger): Provider {
-  return config.provider === 'fcm' ? createFcmProvider(config, log) : createGcmProvider(config, log);
+  const limits = { requestTimeoutMs: config.requestTimeoutMs, connections: config.connections, concurrency: config.concurrency, dryRun: config.dryRun };
+  // loadConfig refuses either provider without its secret; the providers refuse an empty one again.
+  if (config.provider === 'gcm') return createGcmProvider({ ...limits, endpoint: config.gcmEndpoint, apiKey: config.apiKey ?? '' }, log);
+  return createFcmProvider({ ...limits, endpoint: config.fcmEndpoint, credentials: config.credentials ?? '', projectId: config.projectId }, log);
 }
 
 export class Daemon {
