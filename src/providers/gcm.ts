@@ -18,7 +18,7 @@ export interface GcmOptions {
   readonly connections: number;
   /** Requests the engine keeps in flight at most. */
   readonly concurrency: number;
-  /** dry_run on requests whose message does not say. */
+  /** dry_run on every request, whatever the message says. */
   readonly dryRun: boolean;
   /** PEM to trust instead of the system's store: for tests. */
   readonly ca?: string;
@@ -49,7 +49,8 @@ function requestBody(content: MessageContent, tokens: readonly string[], dryRun:
   if (content.collapse_key !== undefined) request.collapse_key = content.collapse_key;
   if (content.priority !== undefined) request.priority = content.priority;
   if (content.ttl !== undefined) request.time_to_live = content.ttl;
-  if (content.dry_run ?? dryRun) request.dry_run = true;
+  // --dry-run wins over a message's "dry_run": false: a staging host never sends for real.
+  if (dryRun || content.dry_run === true) request.dry_run = true;
   // One stringify per request, whatever the number of tokens in it.
   return JSON.stringify(request);
 }

@@ -127,10 +127,13 @@ describe('FCM provider over HTTP/1.1', () => {
     }
   });
 
-  test('--dry-run asks for validate_only', async () => {
+  test('--dry-run asks for validate_only, even of a message that says "dry_run": false', async () => {
     const provider = h.newProvider({ dryRun: true });
     assert.deepEqual(await provider.send(message('dry'), ['ok-dry']), [{ kind: 'delivered' }]);
     assert.deepEqual(h.fake.bodies.at(-1), { validate_only: true, message: { token: 'ok-dry', data: { title: 'Hi' } } });
+    const wet = { id: 'wet', content: { payload: { title: 'Hi' }, dry_run: false } };
+    assert.deepEqual(await provider.send(wet, ['ok-wet']), [{ kind: 'delivered' }]);
+    assert.deepEqual(h.fake.bodies.at(-1), { validate_only: true, message: { token: 'ok-wet', data: { title: 'Hi' } } });
   });
 
   test('FCM never answering times out into a retry', async () => {
