@@ -65,10 +65,10 @@ export interface FakeFcm {
 
 /**
  * Tokens that draw no answer: `hang` never answers, `reset` resets the stream
- * (HTTP/2 RST_STREAM; HTTP/1.1 the connection), `midreset` after the headers
- * and part of the body, `dropconnection` drops the whole connection.
+ * (HTTP/2 RST_STREAM; HTTP/1.1 the connection), `midreset` does so after the
+ * headers and part of the body.
  */
-const FAULTS = ['hang', 'midreset', 'reset', 'dropconnection'] as const;
+const FAULTS = ['hang', 'midreset', 'reset'] as const;
 type Fault = (typeof FAULTS)[number];
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
@@ -189,8 +189,6 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
     if (fault === 'hang') return;
     const reset = (): void => void ('stream' in response ? response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR) : response.socket?.destroy());
     if (fault === 'reset') return reset();
-    // The whole connection, with every stream on it.
-    if (fault === 'dropconnection') return void response.socket?.destroy();
     const head = { 'content-type': 'application/json; charset=UTF-8' };
     const start = '{"name":"projects/';
     if ('stream' in response) response.writeHead(200, head).write(start);
