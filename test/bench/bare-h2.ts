@@ -1,8 +1,10 @@
-// The yardstick of the delivery benchmark: a bare node:http2 client, in its own
-// process, pushing FCM v1 requests with the daemon's bodies and Authorization
-// header at the same concurrency, with nothing else in the way (no spool, no
-// engine, no undici). Prints one JSON line. Run by delivery.ts:
+// The yardstick of the delivery benchmarks: a bare node:http2 client, in its own
+// process, pushing FCM v1 (or, with --apikey, legacy one-token) requests with the
+// daemon's bodies and Authorization header at the same concurrency, with nothing
+// else in the way (no spool, no engine). Prints one JSON line. Run by
+// delivery.ts and delivery-gcm.ts:
 //   node dist/test/bench/bare-h2.js --url URL --credentials FILE --requests N --concurrency C --sessions S
+//   node dist/test/bench/bare-h2.js --url SEND_URL --apikey KEY --requests N --concurrency C --sessions S
 // The fake's certificate is trusted through NODE_EXTRA_CA_CERTS, as the daemon's is.
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +18,7 @@ const { values } = parseArgs({
   options: {
     url: { type: 'string' },
     credentials: { type: 'string' },
+    apikey: { type: 'string' },
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '2000' },
     sessions: { type: 'string', default: '20' },
@@ -65,31 +68,47 @@ async function accessToken(credentials: string): Promise<string> {
   }
 }
 
-async function main(): Promise<void> {
-  const url = values.url;
-  const credentials = values.credentials;
-  if (url === undefined || credentials === undefined) throw new Error('--url and --credentials are required');
-  const requests = Number(values.requests);
-  const concurrency = Number(values.concurrency);
-  const sessionCount = Number(values.sessions);
-  const projectId = loadServiceAccount(credentials).projectId;
-  const template = bodyTemplate(BENCH_PAYLOAD, false);
+interface Target {
+  readonly origin: string;
+  readonly headers: http2.OutgoingHttpHeaders;
+  readonly body: (token: string) => string;
+}
 
-  const started = performance.now();
-  const headers: http2.OutgoingHttpHeaders = {
+/** FCM v1 with an access token from `credentials`, or the legacy protocol with `apikey`: the requests gocmd would make. */
+async function target(url: string, credentials: string | undefined, apikey: string | undefined): Promise<Target> {
+  const { origin, pathname } = new URL(url);
+  if (apikey !== undefined) {
+    const headers = { ':method': 'POST', ':path': pathname, authorization: `key=${apikey}`, 'content-type': 'application/json' };
+    return { origin, headers, body: (token) => JSON.stringify({ registration_ids: [token], data: BENCH_PAYLOAD.payload }) };
+  }
+  if (credentials === undefined) throw new Error('--credentials or --apikey is required');
+  const template = bodyTemplate(BENCH_PAYLOAD, false);
+  const headers = {
     ':method': 'POST',
-    ':path': `/v1/projects/${encodeURIComponent(projectId)}/messages:send`,
+    ':path': `/v1/projects/${encodeURIComponent(loadServiceAccount(credentials).projectId)}/messages:send`,
     authorization: `Bearer ${await accessToken(credentials)}`,
     'content-type': 'application/json; charset=utf-8',
   };
-  const sessions = await Promise.all(Array.from({ length: sessionCount }, () => connect(url)));
+  return { origin, headers, body: (token) => bodyFor(template, token) };
+}
+
+async function main(): Promise<void> {
+  const url = values.url;
+  if (url === undefined) throw new Error('--url is required');
+  const requests = Number(values.requests);
+  const concurrency = Number(values.concurrency);
+  const sessionCount = Number(values.sessions);
+
+  const started = performance.now();
+  const { origin, headers, body } = await target(url, values.credentials, values.apikey);
+  const sessions = await Promise.all(Array.from({ length: sessionCount }, () => connect(origin)));
   const statuses = new Map<number, number>();
   let next = 0;
   // A lane sends one request after another; `concurrency` lanes spread evenly over the sessions.
   const lane = async (session: http2.ClientHttp2Session): Promise<void> => {
     while (next < requests) {
       const token = `${values.prefix}-${next++}`;
-      const status = await post(session, headers, bodyFor(template, token));
+      const status = await post(session, headers, body(token));
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }
   };
