@@ -4,9 +4,10 @@
 // gocmd ran at 0.66 of a bare node:http2 client through undici, 0.87–0.92
 // through this pool.
 import http2 from 'node:http2';
+import { StreamAnswer } from './h2-answer.js';
 import { H2Session, isUnsentByState } from './h2-session.js';
-import { BodyTooLargeError, PoolClosedError, PoolDestroyedError, RequestTimeoutError, SessionClosedError, StreamRefusedError, StreamResetError } from './errors.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_HEADERS, pickHeaders, type Transport, type TransportOptions, type TransportRequest, type TransportResponse } from './transport.js';
+import { PoolClosedError, PoolDestroyedError, RequestTimeoutError, SessionClosedError, StreamRefusedError, StreamResetError } from './errors.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_HEADERS, type Transport, type TransportOptions, type TransportRequest, type TransportResponse } from './transport.js';
 
 export interface H2PoolOptions extends TransportOptions {
   /** While a session has streams open, PING it this often. Default 1 s. */
@@ -180,33 +181,14 @@ export class H2Pool implements Transport {
       session.suspect();
       this.#settle(pending, new RequestTimeoutError(timeoutMs));
     }, timeoutMs);
-    let status = 0;
-    let headers: Record<string, string> = {};
-    const chunks: Buffer[] = [];
-    let size = 0;
+    const answer = new StreamAnswer(stream, this.#responseHeaders, this.#maxBodyBytes, (outcome) => this.#settle(pending, outcome));
     let streamError: Error | undefined;
-    stream.on('response', (received) => {
-      status = Number(received[':status']);
-      headers = pickHeaders(received, this.#responseHeaders);
-    });
-    stream.on('data', (chunk: Buffer) => {
-      if (pending.settled) return;
-      size += chunk.length;
-      if (size > this.#maxBodyBytes) this.#settle(pending, new BodyTooLargeError(status, this.#maxBodyBytes));
-      else chunks.push(chunk);
-    });
-    stream.on('end', () => {
-      // No response: a refused or reset stream ends before 'close' says why.
-      if (status === 0) return;
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      this.#settle(pending, { status, headers, body: body.toString('utf8') });
-    });
     stream.on('error', (error: Error) => (streamError = error));
     stream.on('close', () => {
       this.#streaming.delete(pending);
       if (!pending.settled) {
         // REFUSED_STREAM, sent by the server or by nghttp2 for streams past a GOAWAY's last id: never processed.
-        if (status === 0 && stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) this.#refused(pending);
+        if (!answer.answered && stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) this.#refused(pending);
         else this.#settle(pending, session.failure ?? resetError(stream.rstCode) ?? streamError ?? new SessionClosedError());
       }
       this.#pump();

@@ -62,7 +62,7 @@ describe('H2Pool faults', { concurrency: true }, () => {
     assert.equal(server.peakPerSession, 1);
   });
 
-  test('a connection that stops answering is found by PING, dropped, and replaced', async (t) => {
+  test('a connection that stops answering is found by PING, dropped, and replaced', { timeout: 10_000 }, async (t) => {
     const server = await startServer(tls, 100, (stream) => answer(stream));
     const relay = await startRelay(server.url);
     // A request timeout far beyond the test's own: only a PING can find the dead connection in time.
