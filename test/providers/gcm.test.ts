@@ -1,4 +1,4 @@
-// The legacy provider against the fake legacy upstream, over real HTTP on 127.0.0.1.
+// The legacy provider against the fake legacy endpoint, over real HTTP on 127.0.0.1 (and TLS + HTTP/2).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
@@ -165,7 +165,7 @@ test('HTTP statuses decide every token of the request', async (t) => {
   ]);
 });
 
-test('a 503 with Retry-After is retried when the upstream asks, then delivered', async (t) => {
+test('a 503 with Retry-After is retried when the endpoint asks, then delivered', async (t) => {
   const { provider } = await setup(t);
   assert.deepEqual(await provider.send(message(), ['retryafter3-a', 'ok-b']), [
     { kind: 'retry', reason: { source: 'http', code: '503' }, retryAfterMs: 3000 },

@@ -1,4 +1,4 @@
-// A fake FCM HTTP v1 upstream: Google's OAuth2 token endpoint and messages:send,
+// A fake FCM HTTP v1 service: Google's OAuth2 token endpoint and messages:send,
 // each token's outcome scripted by its prefix. A real server: HTTPS with HTTP/2
 // (HTTP/1.1 still offered) or plain HTTP/1.1, on 127.0.0.1. In-process for tests;
 // standalone for demos and benchmarks:
