@@ -55,6 +55,14 @@ export class SessionDeadError extends TransportError {
   }
 }
 
+/** The server does not speak HTTP/2 over TLS (its ALPN offers no h2): the request never reached it. */
+export class Http2UnsupportedError extends TransportError {
+  readonly code = 'ERR_HTTP2_UNSUPPORTED';
+  constructor() {
+    super('the server does not offer HTTP/2 (TLS ALPN)');
+  }
+}
+
 /** close() was called: the transport takes no new requests. */
 export class PoolClosedError extends TransportError {
   readonly code = 'ERR_POOL_CLOSED';

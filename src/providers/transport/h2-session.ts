@@ -2,7 +2,7 @@
 // that open it, and the PINGs that find it dead when it stops answering.
 import http2 from 'node:http2';
 import { errorCode } from '../../guards.js';
-import { ConnectTimeoutError, SessionClosedError, SessionDeadError } from './errors.js';
+import { ConnectTimeoutError, Http2UnsupportedError, SessionClosedError, SessionDeadError } from './errors.js';
 
 export interface H2SessionOptions {
   /** PEM to trust instead of the system's store: for tests. */
@@ -26,6 +26,8 @@ export interface H2SessionEvents {
 
 /** request() threw because of the session's state, not the request's: the stream was never sent. */
 const SESSION_STATE_CODES = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_OUT_OF_STREAMS']);
+/** A TLS server that offers ALPN protocols, none of them h2, ends the handshake with this alert. */
+const NO_APPLICATION_PROTOCOL = 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL';
 
 export function isUnsentByState(error: unknown): boolean {
   return SESSION_STATE_CODES.has(errorCode(error) ?? '');
@@ -62,8 +64,12 @@ export class H2Session {
       this.#limit = Math.max(1, Math.min(options.maxStreams, settings.maxConcurrentStreams ?? options.maxStreams));
       if (!this.#gone) events.ready(this);
     });
+    // A server that ignores ALPN completes the handshake with none chosen, then cannot read HTTP/2.
+    h2.once('connect', () => {
+      if (h2.alpnProtocol !== 'h2') void this.destroy(new Http2UnsupportedError());
+    });
     h2.on('error', (error: Error) => {
-      this.#failure ??= error;
+      this.#failure ??= errorCode(error) === NO_APPLICATION_PROTOCOL ? new Http2UnsupportedError() : error;
       this.#leave();
     });
     // GOAWAY or the end: streams in flight finish or fail on their own; none start here.

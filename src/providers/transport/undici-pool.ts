@@ -1,4 +1,5 @@
-// HTTP/1.1 keep-alive pooling for one http:// origin, through undici. Each
+// HTTP/1.1 keep-alive pooling for one origin through undici: http://, and
+// https:// servers that do not offer HTTP/2. Each
 // request has one deadline, from request() to the body's last byte: undici's
 // own timeouts restart with every chunk, so a body dripping a byte at a time
 // would never time out. The pool holds a connection per request in flight, so
@@ -24,6 +25,7 @@ export class UndiciPool implements Transport {
       connections: Math.max(options.connections, options.concurrency),
       pipelining: 1,
       connectTimeout: options.timeoutMs,
+      ...(options.ca === undefined ? {} : { connect: { ca: options.ca } }),
       // The deadline below covers both; undici's would restart with every chunk.
       headersTimeout: 0,
       bodyTimeout: 0,

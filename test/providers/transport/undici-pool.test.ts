@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { networkOutcome } from '../../../src/providers/answers.js';
 import { createTransport } from '../../../src/providers/transport/create.js';
-import { H2Pool } from '../../../src/providers/transport/h2-pool.js';
+import { NegotiatedTransport } from '../../../src/providers/transport/negotiated.js';
 import { UndiciPool } from '../../../src/providers/transport/undici-pool.js';
 
 async function serve(t: TestContext, handler: (request: http.IncomingMessage, response: http.ServerResponse) => void): Promise<string> {
@@ -82,11 +82,11 @@ test('nothing listening: the system code; destroy and close: their own', async (
   await assert.rejects(post(other), { code: 'ERR_POOL_CLOSED' });
 });
 
-test('the factory: HTTP/2 for https://, undici for http://', async () => {
+test('the factory: HTTP/2 (where offered) for https://, undici for http://', async () => {
   const options = { connections: 1, concurrency: 1, timeoutMs: 1000 };
   const secure = createTransport('https://127.0.0.1:9/fcm/send', options);
   const plain = createTransport(new URL('http://127.0.0.1:9'), options);
-  assert.ok(secure instanceof H2Pool);
+  assert.ok(secure instanceof NegotiatedTransport);
   assert.ok(plain instanceof UndiciPool);
   await Promise.all([secure.close(), plain.close()]);
 });
