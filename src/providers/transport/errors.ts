@@ -3,7 +3,7 @@
 // system reports (ECONNREFUSED, ECONNRESET, certificate errors) pass through
 // with their own codes, as undici's do. Messages never carry a header value.
 
-export abstract class TransportError extends Error {
+abstract class TransportError extends Error {
   abstract readonly code: string;
 }
 
