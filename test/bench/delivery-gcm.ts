@@ -1,15 +1,16 @@
 // Benchmark: the legacy provider end to end, as GoCM's users send: one-token
-// sends from 64 client connections. The fake legacy endpoint runs in its own
-// process over TLS + HTTP/2 (100 streams per connection) and answers each
-// request after 200 ms. gocmd gets 10,000 one-token sends (10,000 requests);
-// the clock runs from the first send to the `report` that says pending 0
-// (asked every 50 ms). Beside it, in the same run, a bare node:http2 client
+// sends from 64 client connections (each writes its share at once; with
+// --closed-loop, one after another's reply, as wrk drove GoCM). The fake legacy
+// endpoint runs in its own process over TLS + HTTP/2 (100 streams per
+// connection) and answers each request after 200 ms. gocmd gets 10,000
+// one-token sends (10,000 requests); the clock runs from the first send to the
+// `report` that says pending 0 (asked every 50 ms). Beside it, in the same run, a bare node:http2 client
 // (bare-h2.ts, its own process) makes the same 10,000 requests to the same
 // fake, 2,000 in flight over 20 sessions: gocmd's rate over that one is the
 // cost of everything gocm adds. GoCM itself, on such a fake, delivered 890
 // tokens/s; gocm through undici 93/s (FACTS.md).
 //
-//   node dist/test/bench/delivery-gcm.js [--quick] [--concurrency N --connections N] [--spool memory]
+//   node dist/test/bench/delivery-gcm.js [--quick] [--closed-loop] [--concurrency N --connections N] [--spool memory]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '2000' },
     connections: { type: 'string', default: '20' },
     spool: { type: 'string', default: 'sqlite' },
+    // Each client waits for a send's reply before the next (as wrk drove GoCM) instead of pipelining its share.
+    'closed-loop': { type: 'boolean', default: false },
   },
 });
 const CONCURRENCY = Number(flags.concurrency);
@@ -73,6 +76,8 @@ async function startFakeGcmProcess(): Promise<FakeGcmProcess> {
 
 interface Run {
   readonly tokens: number;
+  /** gocmd only: when the last send was acknowledged, from the first send. */
+  readonly acceptedSeconds?: number;
   readonly seconds: number;
   readonly perSecond: number;
   readonly cpuCores: Record<string, number>;
@@ -80,12 +85,14 @@ interface Run {
   readonly cpuMicrosPerToken: number;
 }
 
-/** One client's share of the sends, one at a time, each after the last one's reply (as wrk drives GoCM). */
+/** One client's share of the sends: written at once, as a program hands over its notifications; with --closed-loop one at a time. */
 async function client(socket: string, first: number, count: number): Promise<void> {
   const line = await connect(socket);
+  const send = (i: number): string => JSON.stringify({ cmd: 'send', tokens: [`daemon-${i}`], payload: BENCH_PAYLOAD.payload });
   try {
+    if (!flags['closed-loop']) for (let i = first; i < first + count; i++) line.write(send(i));
     for (let i = first; i < first + count; i++) {
-      const reply = await line.request({ cmd: 'send', tokens: [`daemon-${i}`], payload: BENCH_PAYLOAD.payload });
+      const reply = flags['closed-loop'] ? await line.request(send(i)) : await line.next();
       if (reply.ok !== true) throw new Error(`send refused: ${JSON.stringify(reply)}`);
     }
   } finally {
@@ -114,6 +121,7 @@ async function daemonRun(fake: FakeGcmProcess, dir: string): Promise<Run> {
     const started = performance.now();
     const share = Math.ceil(SENDS / CLIENTS);
     await Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(socket, c * share, Math.max(0, Math.min(share, SENDS - c * share)))));
+    const acceptedSeconds = (performance.now() - started) / 1000;
     const reporter = await connect(socket);
     let report = await reporter.request({ cmd: 'report' });
     while (report.pending !== 0) {
@@ -127,6 +135,7 @@ async function daemonRun(fake: FakeGcmProcess, dir: string): Promise<Run> {
     const daemonCores = usage.cores[pid] ?? 0;
     return {
       tokens: SENDS,
+      acceptedSeconds: round(acceptedSeconds, 3),
       seconds: round(seconds, 3),
       perSecond: Math.round(SENDS / seconds),
       cpuCores: { daemon: daemonCores, fake: usage.cores[fake.child.pid as number] ?? 0, otherProcesses: usage.others, load1: usage.load1 },
@@ -185,7 +194,7 @@ async function main(): Promise<void> {
       'delivery-gcm',
       { latencyMs: LATENCY_MS, clients: CLIENTS, concurrency: CONCURRENCY, connections: CONNECTIONS, spool: flags.spool, littlesLawCeiling: ceiling, daemon, bare, ratioDaemonToBare: ratio, targets: { ratio: 0.8 } },
       `${SENDS.toLocaleString('en')} one-token legacy sends from ${CLIENTS} clients at ${LATENCY_MS} ms latency, ${CONCURRENCY} in flight over ${CONNECTIONS} connections: ` +
-        `gocmd ${daemon.perSecond.toLocaleString('en')} tokens/s, bare node:http2 ${bare.perSecond.toLocaleString('en')}/s, ratio ${ratio}; ` +
+        `gocmd ${daemon.perSecond.toLocaleString('en')} tokens/s (all accepted after ${daemon.acceptedSeconds} s), bare node:http2 ${bare.perSecond.toLocaleString('en')}/s, ratio ${ratio}; ` +
         `CPU per token ${daemon.cpuMicrosPerToken} µs vs ${bare.cpuMicrosPerToken} µs (target: ratio ≥ 0.8)` +
         busyNote(Math.max(daemon.cpuCores.otherProcesses ?? 0, bare.cpuCores.otherProcesses ?? 0)),
     );
