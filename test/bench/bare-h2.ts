@@ -5,6 +5,8 @@
 // delivery.ts and delivery-gcm.ts:
 //   node dist/test/bench/bare-h2.js --url URL --credentials FILE --requests N --concurrency C --sessions S
 //   node dist/test/bench/bare-h2.js --url SEND_URL --apikey KEY --requests N --concurrency C --sessions S
+// With --via-pool the same requests go through gocm's own transport (H2Pool)
+// instead: what the transport costs on its own, without spool or engine.
 // The fake's certificate is trusted through NODE_EXTRA_CA_CERTS, as the daemon's is.
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadServiceAccount } from '../../src/providers/fcm/credentials.js';
 import { signAssertion } from '../../src/providers/fcm/jwt.js';
 import { bodyFor, bodyTemplate } from '../../src/providers/fcm/message.js';
+import { H2Pool } from '../../src/providers/transport/h2-pool.js';
 import { BENCH_PAYLOAD } from './payload.js';
 
 const { values } = parseArgs({
@@ -19,6 +22,7 @@ const { values } = parseArgs({
     url: { type: 'string' },
     credentials: { type: 'string' },
     apikey: { type: 'string' },
+    'via-pool': { type: 'boolean', default: false },
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '2000' },
     sessions: { type: 'string', default: '20' },
@@ -101,20 +105,31 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const { origin, headers, body } = await target(url, values.credentials, values.apikey);
-  const sessions = await Promise.all(Array.from({ length: sessionCount }, () => connect(origin)));
   const statuses = new Map<number, number>();
   let next = 0;
-  // A lane sends one request after another; `concurrency` lanes spread evenly over the sessions.
-  const lane = async (session: http2.ClientHttp2Session): Promise<void> => {
-    while (next < requests) {
-      const token = `${values.prefix}-${next++}`;
-      const status = await post(session, headers, body(token));
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-    }
+  /** A lane sends one request after another; `concurrency` lanes spread evenly over the sessions. */
+  const lanes = async (send: (lane: number, token: string) => Promise<number>): Promise<void> => {
+    const lane = async (i: number): Promise<void> => {
+      while (next < requests) {
+        const status = await send(i, `${values.prefix}-${next++}`);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(i)));
   };
-  await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(sessions[i % sessionCount] as http2.ClientHttp2Session)));
+  if (values['via-pool']) {
+    const { ':method': method, ':path': path, ...rest } = headers;
+    const plain = Object.fromEntries(Object.entries(rest).map(([name, value]) => [name, String(value)]));
+    const request = { method: String(method), path: String(path), headers: plain };
+    const pool = new H2Pool(origin, { connections: sessionCount, concurrency, timeoutMs: 60_000 });
+    await lanes((_lane, token) => pool.request({ ...request, body: body(token) }).then((response) => response.status, () => 0));
+    await pool.close();
+  } else {
+    const sessions = await Promise.all(Array.from({ length: sessionCount }, () => connect(origin)));
+    await lanes((lane, token) => post(sessions[lane % sessionCount] as http2.ClientHttp2Session, headers, body(token)));
+    for (const session of sessions) session.close();
+  }
   const seconds = (performance.now() - started) / 1000;
-  for (const session of sessions) session.close();
   const ok = statuses.get(200) ?? 0;
   const cpu = process.cpuUsage();
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;

@@ -7,7 +7,8 @@
 // `report` that says pending 0 (asked every 50 ms). Beside it, in the same run, a bare node:http2 client
 // (bare-h2.ts, its own process) makes the same 10,000 requests to the same
 // fake, 2,000 in flight over 20 sessions: gocmd's rate over that one is the
-// cost of everything gocm adds. GoCM itself, on such a fake, delivered 890
+// cost of everything gocm adds; the same client through gocm's own transport
+// (--via-pool) shows what of that cost is the transport's. GoCM itself, on such a fake, delivered 890
 // tokens/s; gocm through undici 93/s (FACTS.md).
 //
 //   node dist/test/bench/delivery-gcm.js [--quick] [--closed-loop] [--concurrency N --connections N] [--spool memory]
@@ -147,12 +148,12 @@ async function daemonRun(fake: FakeGcmProcess, dir: string): Promise<Run> {
 }
 
 /** The bare client in its own process: `requests` one-token legacy requests, tokens named `prefix-N`. */
-async function bareRun(fake: FakeGcmProcess, requests: number, prefix: string): Promise<Run> {
+async function bareRun(fake: FakeGcmProcess, requests: number, prefix: string, more: readonly string[] = []): Promise<Run> {
   const script = join(ROOT, 'dist', 'test', 'bench', 'bare-h2.js');
   const child = spawn(
     process.execPath,
     [script, '--url', fake.url, '--apikey', API_KEY, '--requests', String(requests),
-      '--concurrency', String(CONCURRENCY), '--sessions', String(CONNECTIONS), '--prefix', prefix],
+      '--concurrency', String(CONCURRENCY), '--sessions', String(CONNECTIONS), '--prefix', prefix, ...more],
     { env: { ...process.env, NODE_EXTRA_CA_CERTS: fake.caFile }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   killOnCleanup(child);
@@ -188,14 +189,18 @@ async function main(): Promise<void> {
     const daemon = await daemonRun(fake, dir);
     note(`bare node:http2: ${SENDS} requests, ${CONCURRENCY} in flight over ${CONNECTIONS} sessions`);
     const bare = await bareRun(fake, SENDS, 'bare');
+    note(`the same client through gocm's transport (H2Pool)`);
+    const transport = await bareRun(fake, SENDS, 'pool', ['--via-pool']);
     const ratio = round(daemon.perSecond / bare.perSecond, 2);
+    const transportRatio = round(transport.perSecond / bare.perSecond, 2);
     const ceiling = Math.round((CONCURRENCY * 1000) / LATENCY_MS);
     printResult(
       'delivery-gcm',
-      { latencyMs: LATENCY_MS, clients: CLIENTS, concurrency: CONCURRENCY, connections: CONNECTIONS, spool: flags.spool, littlesLawCeiling: ceiling, daemon, bare, ratioDaemonToBare: ratio, targets: { ratio: 0.8 } },
+      { latencyMs: LATENCY_MS, clients: CLIENTS, concurrency: CONCURRENCY, connections: CONNECTIONS, spool: flags.spool, littlesLawCeiling: ceiling, daemon, bare, transport, ratioDaemonToBare: ratio, ratioTransportToBare: transportRatio, targets: { ratio: 0.8 } },
       `${SENDS.toLocaleString('en')} one-token legacy sends from ${CLIENTS} clients at ${LATENCY_MS} ms latency, ${CONCURRENCY} in flight over ${CONNECTIONS} connections: ` +
         `gocmd ${daemon.perSecond.toLocaleString('en')} tokens/s (all accepted after ${daemon.acceptedSeconds} s), bare node:http2 ${bare.perSecond.toLocaleString('en')}/s, ratio ${ratio}; ` +
-        `CPU per token ${daemon.cpuMicrosPerToken} µs vs ${bare.cpuMicrosPerToken} µs (target: ratio ≥ 0.8)` +
+        `CPU per token ${daemon.cpuMicrosPerToken} µs vs ${bare.cpuMicrosPerToken} µs (target: ratio ≥ 0.8); ` +
+        `the bare client through gocm's transport ${transport.perSecond.toLocaleString('en')}/s, ${transport.cpuMicrosPerToken} µs per request, ratio ${transportRatio}` +
         busyNote(Math.max(daemon.cpuCores.otherProcesses ?? 0, bare.cpuCores.otherProcesses ?? 0)),
     );
   } finally {
