@@ -177,9 +177,13 @@ export class H2Pool implements Transport {
     this.#streaming.add(pending);
     // The timeout runs from here, not while the request waited for a stream (SPEC "Faults").
     const timeoutMs = this.#options.timeoutMs;
+    // The verdict waits for the poll phase: after a stall of our own event loop the answer may be unread in the socket.
     pending.timer = setTimeout(() => {
-      session.suspect();
-      this.#settle(pending, new RequestTimeoutError(timeoutMs));
+      setImmediate(() => {
+        if (pending.settled || pending.stream !== stream) return;
+        session.suspect();
+        this.#settle(pending, new RequestTimeoutError(timeoutMs));
+      });
     }, timeoutMs);
     const answer = new StreamAnswer(stream, this.#responseHeaders, this.#maxBodyBytes, (outcome) => this.#settle(pending, outcome));
     let streamError: Error | undefined;

@@ -36,7 +36,10 @@ export class UndiciPool implements Transport {
     if (this.#destroying) throw new PoolDestroyedError();
     if (this.#closing) throw new PoolClosedError();
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new RequestTimeoutError(this.#timeoutMs)), this.#timeoutMs);
+    let verdict: NodeJS.Immediate | undefined;
+    // After a stall of our own event loop an answer may be waiting, unread, in the
+    // socket: the poll phase reads it before setImmediate runs, so it is not a timeout.
+    const timer = setTimeout(() => (verdict = setImmediate(() => deadline.abort(new RequestTimeoutError(this.#timeoutMs)))), this.#timeoutMs);
     try {
       // Aborting the signal fails the request, or the body read below if it has begun.
       const response = await this.#pool.request({ method, path, headers, body, signal: deadline.signal });
@@ -55,6 +58,7 @@ export class UndiciPool implements Transport {
       throw translate(error, this.#timeoutMs);
     } finally {
       clearTimeout(timer);
+      clearImmediate(verdict);
     }
   }
 
