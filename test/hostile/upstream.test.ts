@@ -116,28 +116,33 @@ describe('a misbehaving push service', { concurrency: true }, () => {
       const dir = tempDir();
       const keyFile = join(dir, 'apikey');
       writeFileSync(keyFile, API_KEY);
-      const daemon = await startDaemon({
-        dir,
-        args: ['--provider', 'gcm', '--apikey-file', keyFile, '--gcm-endpoint', rogue.url, '--max-backoff', '10ms', '--request-timeout', '1s', '--retries', '1'],
-      });
+      const start = (name: string, timeout: string): Promise<DaemonProcess> => {
+        const args = ['--provider', 'gcm', '--apikey-file', keyFile, '--gcm-endpoint', rogue.url, '--max-backoff', '10ms', '--request-timeout', timeout, '--retries', '1'];
+        return startDaemon({ dir, args: [...args, '--socket', join(dir, `${name}.sock`)] });
+      };
+      // What must be final at once goes through a daemon with all the time in the world: on a
+      // loaded machine a 1 s timeout can strike an answer that a starved process was slow to read.
+      const [daemon, patient] = await Promise.all([start('quick', '1s'), start('patient', '30s')]);
       t.after(async () => {
-        await daemon.close();
+        await Promise.all([daemon.close(), patient.close()]);
         await rogue.close();
         rmSync(dir, { recursive: true, force: true });
       });
       const retried: RogueBehaviour[] = ['midreset', 'truncated', 'stall', 'hang', 'reset', 'html', 'empty', 'nullresults', 'wrongcount', 'err500', 'err503'];
-      const final: RogueBehaviour[] = ['redirect', 'unauth'];
-      for (const behaviour of [...retried, ...final, 'ok']) {
-        assert.equal((await daemon.request({ cmd: 'send', tokens: [`${behaviour}-1`, `${behaviour}-2`] })).accepted, 2);
-      }
-      const report = await daemon.settled();
+      const final = ['redirect', 'unauth', 'ok'];
+      const sendBoth = async (to: DaemonProcess, behaviours: readonly string[]): Promise<void> => {
+        for (const behaviour of behaviours) assert.equal((await to.request({ cmd: 'send', tokens: [`${behaviour}-1`, `${behaviour}-2`] })).accepted, 2);
+      };
+      await Promise.all([sendBoth(daemon, retried), sendBoth(patient, final)]);
+      const [report, patientReport] = await Promise.all([daemon.settled(), patient.settled()]);
       for (const behaviour of retried) assert.equal(rogue.tokensSeen.get(`${behaviour}-2`), 2, `${behaviour}: tried twice, then failed`);
-      for (const behaviour of final) assert.equal(rogue.tokensSeen.get(`${behaviour}-2`), 1, `${behaviour}: final at once; ${JSON.stringify(Object.fromEntries(problemReasons(daemon)))}`);
-      assert.equal(rogue.tokensSeen.get('ok-2'), 1);
-      assert.deepEqual([report.successes, report.failures, report.pending, report.notregistered], [2, 2 * (retried.length + final.length), 0, 0]);
-      assertCountersMatch(report, 2 * (retried.length + final.length + 1));
-      assert.deepEqual(unexpectedErrors(daemon), []);
-      await assertAlive(daemon);
+      for (const behaviour of final) assert.equal(rogue.tokensSeen.get(`${behaviour}-2`), 1, `${behaviour}: final at once`);
+      assert.deepEqual([report.successes, report.failures, report.pending, report.notregistered], [0, 2 * retried.length, 0, 0]);
+      assert.deepEqual([patientReport.successes, patientReport.failures, patientReport.pending, patientReport.notregistered], [2, 4, 0, 0]);
+      assertCountersMatch(report, 2 * retried.length);
+      assertCountersMatch(patientReport, 2 * final.length);
+      assert.deepEqual([...unexpectedErrors(daemon), ...unexpectedErrors(patient)], []);
+      await Promise.all([assertAlive(daemon), assertAlive(patient)]);
     });
 
     test('a 5xx storm: every token failed by the rules, and logged once a second, not once a token', { timeout: 60_000 }, async (t) => {
