@@ -14,6 +14,8 @@ export interface H2PoolOptions extends TransportOptions {
   readonly pingIntervalMs?: number;
   /** A PING unanswered this long drops the session. Default: the request timeout, at most 5 s. */
   readonly pingTimeoutMs?: number;
+  /** A session with no streams is PINGed this often. Default 30 s. */
+  readonly idlePingIntervalMs?: number;
 }
 
 /** Google's servers, like most, allow 100 streams per connection; never open more than a server allows (FACTS.md). */
@@ -23,6 +25,8 @@ const RECONNECT_DELAY_MS = 1000;
 /** A refused stream is sent again at once (SPEC "Faults"); a server that refuses it this often gets an error instead. */
 const MAX_REFUSALS = 5;
 const PING_INTERVAL_MS = 1000;
+/** Under the few minutes after which NATs and firewalls commonly forget an idle connection. */
+const IDLE_PING_INTERVAL_MS = 30_000;
 /** A PING needs no work of the server's application: 5 s of silence means the path is gone. */
 const MAX_PING_TIMEOUT_MS = 5000;
 
@@ -142,6 +146,7 @@ export class H2Pool implements Transport {
         ca: this.#options.ca,
         connectTimeoutMs: timeoutMs,
         pingIntervalMs: this.#options.pingIntervalMs ?? PING_INTERVAL_MS,
+        idlePingIntervalMs: this.#options.idlePingIntervalMs ?? IDLE_PING_INTERVAL_MS,
         pingTimeoutMs: this.#options.pingTimeoutMs ?? Math.min(timeoutMs, MAX_PING_TIMEOUT_MS),
         maxStreams: MAX_STREAMS_PER_SESSION,
       },

@@ -11,6 +11,11 @@ export interface H2SessionOptions {
   readonly connectTimeoutMs: number;
   /** While streams are open, a PING goes out this often. */
   readonly pingIntervalMs: number;
+  /**
+   * While none are, this often: a connection idle behind a NAT or firewall is
+   * dropped silently, and a request should not be the first to find out.
+   */
+  readonly idlePingIntervalMs: number;
   /** A PING unanswered this long: the session is dead (SessionDeadError). */
   readonly pingTimeoutMs: number;
   /** Never more streams than this, whatever the server allows. */
@@ -45,6 +50,8 @@ export class H2Session {
   #failure: Error | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
+  /** When the last stream closed (or the session became ready). */
+  #idleSince = 0;
   #pingDeadline: NodeJS.Timeout | undefined;
 
   constructor(origin: string, options: H2SessionOptions, events: H2SessionEvents) {
@@ -62,6 +69,10 @@ export class H2Session {
     h2.on('remoteSettings', (settings) => {
       clearTimeout(this.#connectTimer);
       this.#limit = Math.max(1, Math.min(options.maxStreams, settings.maxConcurrentStreams ?? options.maxStreams));
+      if (this.#pingTimer === undefined && !this.#gone) {
+        this.#idleSince = Date.now();
+        this.#pingTimer = setInterval(() => this.#tick(), options.pingIntervalMs).unref();
+      }
       if (!this.#gone) events.ready(this);
     });
     // A server that ignores ALPN completes the handshake with none chosen, then cannot read HTTP/2.
@@ -103,10 +114,10 @@ export class H2Session {
       if (isUnsentByState(error)) this.#leave();
       throw error;
     }
-    if ((this.#streams += 1) === 1) this.#pingTimer = setInterval(() => this.#ping(), this.#options.pingIntervalMs).unref();
+    this.#streams += 1;
     // Registered before the pool's own listener: the slot is free when the pool looks again.
     stream.once('close', () => {
-      if ((this.#streams -= 1) === 0) clearInterval(this.#pingTimer);
+      if ((this.#streams -= 1) === 0) this.#idleSince = Date.now();
     });
     return stream;
   }
@@ -127,6 +138,13 @@ export class H2Session {
     this.#leave();
     if (!this.#h2.destroyed) this.#h2.destroy(error);
     return this.#closed;
+  }
+
+  #tick(): void {
+    if (this.#streams > 0 || Date.now() - this.#idleSince >= this.#options.idlePingIntervalMs) {
+      if (this.#streams === 0) this.#idleSince = Date.now();
+      this.#ping();
+    }
   }
 
   #ping(): void {

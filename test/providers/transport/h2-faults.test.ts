@@ -77,6 +77,18 @@ describe('H2Pool faults', { concurrency: true }, () => {
     assert.equal(pool.state.sessions, 1);
   });
 
+  test('an idle connection that died silently (a NAT forgot it) is found by PING before a request lands on it', { timeout: 10_000 }, async (t) => {
+    const server = await startServer(tls, 100, (stream) => answer(stream));
+    const relay = await startRelay(server.url);
+    const pool = poolAt(relay.url, { timeoutMs: 60_000, pingIntervalMs: 20, idlePingIntervalMs: 100, pingTimeoutMs: 200 });
+    t.after(() => Promise.all([pool.destroy(), relay.close(), server.close()]));
+    assert.equal((await post(pool)).status, 200);
+    relay.blackHole();
+    await waitFor(() => pool.state.sessions === 0, 'the idle session to be dropped');
+    assert.equal((await post(pool)).status, 200, 'the next request goes over a new connection');
+    assert.equal(relay.connections, 2);
+  });
+
   test('what http2 throws when a stream starts fails that request, never the process', async (t) => {
     const server = await startServer(tls, 100, (stream) => answer(stream));
     const pool = poolAt(server.url);
