@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Options } from 'yargs';
+import { isLoopback } from './addresses.js';
 import { type AppConfig, type AppsConfig, loadAppsFile, readSecretFile } from './apps.js';
 import { ConfigError } from './errors.js';
 import { errorCode } from './guards.js';
@@ -84,10 +85,6 @@ export function parseTcp(value: string): TcpAddress {
   const port = Number(match?.[3]);
   if (!match || port > 65535) throw new ConfigError(`--tcp: "${value}" is not HOST:PORT (e.g. 127.0.0.1:7070 or [::1]:7070)`);
   return { host: (match[1] ?? match[2]) as string, port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function defaultSpool(env: NodeJS.ProcessEnv): string {

@@ -26,11 +26,13 @@ const SIZE_CHECKS: Record<AppConfig['provider'], SizeCheck> = {
 
 function createProvider(app: AppConfig, config: Config, log: Logger): Provider {
   const child = log.child({ app: app.name });
+  // What every provider takes from the flags: its app's entry may not set these.
+  const limits = { requestTimeoutMs: config.requestTimeoutMs, connections: config.connections, concurrency: app.concurrency, dryRun: app.dryRun };
   switch (app.provider) {
     case 'fcm':
-      return createFcmProvider({ ...config, credentials: app.credentials, projectId: app.projectId, fcmEndpoint: (app.endpoint ?? config.fcmEndpoint).replace(/\/+$/, ''), dryRun: app.dryRun }, child);
+      return createFcmProvider({ ...limits, endpoint: (app.endpoint ?? config.fcmEndpoint).replace(/\/+$/, ''), credentials: app.credentials, projectId: app.projectId }, child);
     case 'gcm':
-      return createGcmProvider({ ...config, apiKey: app.apiKey, gcmEndpoint: app.endpoint ?? config.gcmEndpoint, dryRun: app.dryRun }, child);
+      return createGcmProvider({ ...limits, endpoint: app.endpoint ?? config.gcmEndpoint, apiKey: app.apiKey }, child);
     default:
       throw new Error(`provider ${app.provider} is not built yet`);
   }

@@ -1,23 +1,11 @@
 // The legacy (GCM / FCM "legacy HTTP") answer turned into one outcome per token. Pure;
 // see test/providers/gcm-outcome.test.ts. The protocol's result table:
 // https://firebase.google.com/docs/cloud-messaging/http-server-ref#error-codes
-import { isObject } from '../guards.js';
+import { isObject, parseObject } from '../guards.js';
 import { GOOGLE_429_FLOOR_MS, statusOutcome } from './answers.js';
 import type { Outcome, Reason } from './provider.js';
 
-/** Stands for a response body that is not JSON at all (an HTML error page, a truncated answer). */
-export const NOT_JSON: unique symbol = Symbol('not JSON');
-
-/** The body as JSON, or NOT_JSON; never throws. */
-export function parseGcmBody(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return NOT_JSON;
-  }
-}
-
-/** Per-token errors the upstream asks us to retry, honouring Retry-After. */
+/** Per-token errors the legacy endpoint asks us to retry, honouring Retry-After. */
 const RETRYABLE_ERRORS = new Set(['Unavailable', 'InternalServerError']);
 
 /**
@@ -55,14 +43,14 @@ function resultOutcome(result: unknown, token: string, retryAfterMs: number | un
 }
 
 /**
- * Status, body (parsed JSON or NOT_JSON), Retry-After and the tokens sent →
+ * Status, body text, Retry-After and the tokens sent →
  * one outcome per token, in the order sent. A 200 we cannot read is an
- * upstream fault and is retried, never a crash: FACTS.md notes that GoCM's
+ * fault of the endpoint and is retried, never a crash: FACTS.md notes that GoCM's
  * own endpoint answers `200 ok` to anything.
  */
 export function gcmOutcomes(
   status: number,
-  body: unknown,
+  body: string,
   retryAfterMs: number | undefined,
   tokens: readonly string[],
 ): Outcome[] {
@@ -71,7 +59,7 @@ export function gcmOutcomes(
     const outcome = statusOutcome(status, retryAfterMs, GOOGLE_429_FLOOR_MS);
     return tokens.map(() => outcome);
   }
-  const results = isObject(body) ? body.results : undefined;
+  const results = parseObject(body)?.results;
   if (!Array.isArray(results) || results.length !== tokens.length) {
     const outcome = retry('bad_response', retryAfterMs);
     return tokens.map(() => outcome);

@@ -1,15 +1,36 @@
 // The legacy `gcm` provider: key-based multicast POSTs (up to 1000 tokens each)
-// over a keep-alive undici Pool; the answer is read by gcm-outcome.ts.
-import { Pool } from 'undici';
-import type { Config } from '../config.js';
+// over the shared transport (HTTP/2 over https://); gcm-outcome.ts reads the answer.
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MessageContent } from '../message.js';
-import { gcmOutcomes, NOT_JSON, parseGcmBody } from './gcm-outcome.js';
+import { gcmOutcomes } from './gcm-outcome.js';
 import type { MessageToSend, Outcome, Provider } from './provider.js';
 import { networkOutcome, parseRetryAfter } from './answers.js';
+import { createTransport } from './transport/create.js';
+
+export interface GcmOptions {
+  /** The full send URL, e.g. https://fcm.googleapis.com/fcm/send. */
+  readonly endpoint: string;
+  /** The server key (a secret: it goes only into the Authorization header). */
+  readonly apiKey: string;
+  readonly requestTimeoutMs: number;
+  /** HTTP/2 connections to the endpoint. */
+  readonly connections: number;
+  /** Requests the engine keeps in flight at most. */
+  readonly concurrency: number;
+  /** dry_run on every request, whatever the message says. */
+  readonly dryRun: boolean;
+  /** PEM to trust instead of the system's store: for tests. */
+  readonly ca?: string;
+}
 
 /** The legacy protocol's documented cap on `registration_ids`. */
 const MAX_TOKENS_PER_REQUEST = 1000;
+/**
+ * The answer to 1,000 tokens: ~60 kB of message ids, up to ~230 kB when every
+ * result carries a canonical registration_id (a ~160-character token each).
+ */
+const MAX_ANSWER_BYTES = 256 * 1024;
 
 /** The legacy request body; optional fields are left out rather than sent as null. */
 interface LegacyRequest {
@@ -28,7 +49,8 @@ function requestBody(content: MessageContent, tokens: readonly string[], dryRun:
   if (content.collapse_key !== undefined) request.collapse_key = content.collapse_key;
   if (content.priority !== undefined) request.priority = content.priority;
   if (content.ttl !== undefined) request.time_to_live = content.ttl;
-  if (content.dry_run ?? dryRun) request.dry_run = true;
+  // --dry-run wins over a message's "dry_run": false: a staging host never sends for real.
+  if (dryRun || content.dry_run === true) request.dry_run = true;
   // One stringify per request, whatever the number of tokens in it.
   return JSON.stringify(request);
 }
@@ -43,8 +65,9 @@ function chunks(tokens: readonly string[], size: number): (readonly string[])[] 
   return out;
 }
 
-export function createGcmProvider(config: Config, log: Logger): Provider {
-  const endpoint = new URL(config.gcmEndpoint);
+export function createGcmProvider(options: GcmOptions, log: Logger): Provider {
+  if (!options.apiKey) throw new ConfigError('--provider gcm needs a key: --apikey-file FILE or $GOCM_APIKEY');
+  const endpoint = new URL(options.endpoint);
   const path = endpoint.pathname + endpoint.search;
   if (isGoogleHost(endpoint.hostname)) {
     log.warn(
@@ -52,36 +75,27 @@ export function createGcmProvider(config: Config, log: Logger): Provider {
       'Google shut the legacy GCM/FCM API down in July 2024; this endpoint will refuse every request. Use --provider fcm (HTTP v1) for Google, or point --gcm-endpoint at a server that still speaks the legacy protocol',
     );
   }
-  // Built once: the key lives only here and in the pool's outgoing requests, never in a log line.
-  const headers = { authorization: `key=${config.apiKey ?? ''}`, 'content-type': 'application/json' };
-  // headersTimeout starts when the request is written, so time spent queued for a
-  // free connection does not count against --request-timeout; bodyTimeout bounds the rest.
-  // undici runs these on its coarse timers: they fire up to ~1 s late, cheap for 10 s defaults.
-  const pool = new Pool(endpoint.origin, {
-    connections: config.connections,
-    connectTimeout: config.requestTimeoutMs,
-    headersTimeout: config.requestTimeoutMs,
-    bodyTimeout: config.requestTimeoutMs,
+  // Built once: the key lives only here and in the outgoing requests, never in a log line.
+  const headers = { authorization: `key=${options.apiKey}`, 'content-type': 'application/json' };
+  const transport = createTransport(endpoint, {
+    connections: options.connections,
+    concurrency: options.concurrency,
+    timeoutMs: options.requestTimeoutMs,
+    maxBodyBytes: MAX_ANSWER_BYTES,
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
   });
   const inFlight = new Set<Promise<Outcome[]>>();
   let closing: Promise<void> | undefined;
-  let destroying: Promise<void> | undefined;
 
   async function post(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
     try {
-      const body = requestBody(message.content, tokens, config.dryRun);
-      const response = await pool.request({ method: 'POST', path, headers, body });
-      const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
-      if (response.statusCode !== 200) {
-        // Drain so the keep-alive connection can serve the next request.
-        await response.body.dump();
-        log.debug({ msg_id: message.id, status: response.statusCode, tokens: tokens.length }, 'legacy upstream refused the request');
-        return gcmOutcomes(response.statusCode, NOT_JSON, retryAfterMs, tokens);
-      }
-      return gcmOutcomes(200, parseGcmBody(await response.body.text()), retryAfterMs, tokens);
+      const body = requestBody(message.content, tokens, options.dryRun);
+      const response = await transport.request({ method: 'POST', path, headers, body });
+      if (response.status !== 200) log.debug({ msg_id: message.id, status: response.status, tokens: tokens.length }, 'the legacy endpoint refused the request');
+      return gcmOutcomes(response.status, response.body, parseRetryAfter(response.headers['retry-after'], Date.now()), tokens);
     } catch (error) {
       const outcome = networkOutcome(error);
-      log.debug({ msg_id: message.id, outcome, tokens: tokens.length }, 'legacy upstream not reached');
+      log.debug({ msg_id: message.id, outcome, tokens: tokens.length }, 'the legacy endpoint was not reached');
       return tokens.map(() => outcome);
     }
   }
@@ -103,17 +117,13 @@ export function createGcmProvider(config: Config, log: Logger): Provider {
       return parts.flat();
     },
     close() {
-      // After destroy() there is nothing left to drain, and undici refuses close() on a destroyed pool.
-      if (destroying) return destroying;
-      // pool.close() refuses new requests at once and resolves once those dispatched are answered;
-      // every tracked request was dispatched synchronously, so none is lost.
-      closing ??= Promise.all([pool.close(), ...inFlight]).then(() => undefined);
+      // The transport refuses new requests at once and lets those accepted finish.
+      closing ??= Promise.all([transport.close(), ...inFlight]).then(() => undefined);
       return closing;
     },
     destroy() {
       // Requests in flight reject inside post() and come back as retry outcomes.
-      destroying ??= pool.destroy();
-      return destroying;
+      return transport.destroy();
     },
   };
 }

@@ -13,12 +13,15 @@ export type ReasonSource = 'network' | 'http' | 'fcm' | 'gcm' | 'apns' | 'webpus
 
 export interface Reason {
   readonly source: ReasonSource;
-  /** network: a transport error code (ECONNREFUSED, ETIMEDOUT…); http: the status; else the service's own code. */
+  /** network: a transport error code (ECONNREFUSED, ERR_REQUEST_TIMEOUT…); http: the status; else the service's own code. */
   readonly code: string;
 }
 
-/** Transport error codes that mean "no answer in time" rather than "no connection". */
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/**
+ * Transport error codes (transport/errors.ts, and the system's ETIMEDOUT)
+ * that mean "no answer in time" rather than "no connection".
+ */
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ERR_REQUEST_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_SESSION_DEAD']);
 
 /**
  * The reason as SPEC.md spells it in `status`, events and metrics: the

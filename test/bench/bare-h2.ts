@@ -1,8 +1,12 @@
-// The yardstick of the delivery benchmark: a bare node:http2 client, in its own
-// process, pushing FCM v1 requests with the daemon's bodies and Authorization
-// header at the same concurrency, with nothing else in the way (no spool, no
-// engine, no undici). Prints one JSON line. Run by delivery.ts:
+// The yardstick of the delivery benchmarks: a bare node:http2 client, in its own
+// process, pushing FCM v1 (or, with --apikey, legacy one-token) requests with the
+// daemon's bodies and Authorization header at the same concurrency, with nothing
+// else in the way (no spool, no engine). Prints one JSON line. Run by
+// delivery.ts and delivery-gcm.ts:
 //   node dist/test/bench/bare-h2.js --url URL --credentials FILE --requests N --concurrency C --sessions S
+//   node dist/test/bench/bare-h2.js --url SEND_URL --apikey KEY --requests N --concurrency C --sessions S
+// With --via-pool the same requests go through gocm's own transport (H2Pool)
+// instead: what the transport costs on its own, without spool or engine.
 // The fake's certificate is trusted through NODE_EXTRA_CA_CERTS, as the daemon's is.
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
@@ -10,12 +14,15 @@ import { parseArgs } from 'node:util';
 import { loadServiceAccount } from '../../src/providers/fcm/credentials.js';
 import { signAssertion } from '../../src/providers/fcm/jwt.js';
 import { bodyFor, bodyTemplate } from '../../src/providers/fcm/message.js';
+import { H2Pool } from '../../src/providers/transport/h2-pool.js';
 import { BENCH_PAYLOAD } from './payload.js';
 
 const { values } = parseArgs({
   options: {
     url: { type: 'string' },
     credentials: { type: 'string' },
+    apikey: { type: 'string' },
+    'via-pool': { type: 'boolean', default: false },
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '2000' },
     sessions: { type: 'string', default: '20' },
@@ -65,37 +72,64 @@ async function accessToken(credentials: string): Promise<string> {
   }
 }
 
-async function main(): Promise<void> {
-  const url = values.url;
-  const credentials = values.credentials;
-  if (url === undefined || credentials === undefined) throw new Error('--url and --credentials are required');
-  const requests = Number(values.requests);
-  const concurrency = Number(values.concurrency);
-  const sessionCount = Number(values.sessions);
-  const projectId = loadServiceAccount(credentials).projectId;
-  const template = bodyTemplate(BENCH_PAYLOAD, false);
+interface Target {
+  readonly origin: string;
+  readonly headers: http2.OutgoingHttpHeaders;
+  readonly body: (token: string) => string;
+}
 
-  const started = performance.now();
-  const headers: http2.OutgoingHttpHeaders = {
+/** FCM v1 with an access token from `credentials`, or the legacy protocol with `apikey`: the requests gocmd would make. */
+async function target(url: string, credentials: string | undefined, apikey: string | undefined): Promise<Target> {
+  const { origin, pathname } = new URL(url);
+  if (apikey !== undefined) {
+    const headers = { ':method': 'POST', ':path': pathname, authorization: `key=${apikey}`, 'content-type': 'application/json' };
+    return { origin, headers, body: (token) => JSON.stringify({ registration_ids: [token], data: BENCH_PAYLOAD.payload }) };
+  }
+  if (credentials === undefined) throw new Error('--credentials or --apikey is required');
+  const template = bodyTemplate(BENCH_PAYLOAD, false);
+  const headers = {
     ':method': 'POST',
-    ':path': `/v1/projects/${encodeURIComponent(projectId)}/messages:send`,
+    ':path': `/v1/projects/${encodeURIComponent(loadServiceAccount(credentials).projectId)}/messages:send`,
     authorization: `Bearer ${await accessToken(credentials)}`,
     'content-type': 'application/json; charset=utf-8',
   };
-  const sessions = await Promise.all(Array.from({ length: sessionCount }, () => connect(url)));
+  return { origin, headers, body: (token) => bodyFor(template, token) };
+}
+
+async function main(): Promise<void> {
+  const url = values.url;
+  if (url === undefined) throw new Error('--url is required');
+  const requests = Number(values.requests);
+  const concurrency = Number(values.concurrency);
+  const sessionCount = Number(values.sessions);
+
+  const started = performance.now();
+  const { origin, headers, body } = await target(url, values.credentials, values.apikey);
   const statuses = new Map<number, number>();
   let next = 0;
-  // A lane sends one request after another; `concurrency` lanes spread evenly over the sessions.
-  const lane = async (session: http2.ClientHttp2Session): Promise<void> => {
-    while (next < requests) {
-      const token = `${values.prefix}-${next++}`;
-      const status = await post(session, headers, bodyFor(template, token));
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-    }
+  /** A lane sends one request after another; `concurrency` lanes spread evenly over the sessions. */
+  const lanes = async (send: (lane: number, token: string) => Promise<number>): Promise<void> => {
+    const lane = async (i: number): Promise<void> => {
+      while (next < requests) {
+        const status = await send(i, `${values.prefix}-${next++}`);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(i)));
   };
-  await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(sessions[i % sessionCount] as http2.ClientHttp2Session)));
+  if (values['via-pool']) {
+    const { ':method': method, ':path': path, ...rest } = headers;
+    const plain = Object.fromEntries(Object.entries(rest).map(([name, value]) => [name, String(value)]));
+    const request = { method: String(method), path: String(path), headers: plain };
+    const pool = new H2Pool(origin, { connections: sessionCount, concurrency, timeoutMs: 60_000 });
+    await lanes((_lane, token) => pool.request({ ...request, body: body(token) }).then((response) => response.status, () => 0));
+    await pool.close();
+  } else {
+    const sessions = await Promise.all(Array.from({ length: sessionCount }, () => connect(origin)));
+    await lanes((lane, token) => post(sessions[lane % sessionCount] as http2.ClientHttp2Session, headers, body(token)));
+    for (const session of sessions) session.close();
+  }
   const seconds = (performance.now() - started) / 1000;
-  for (const session of sessions) session.close();
   const ok = statuses.get(200) ?? 0;
   const cpu = process.cpuUsage();
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;

@@ -89,6 +89,23 @@ describe('delivery with the gcm provider', () => {
     assert.equal(setup.upstream.tokensSeen.size, 2500);
   });
 
+  test('over TLS: HTTP/2 with many streams per connection, not one request at a time', async (t) => {
+    const setup = await startGcmDaemon(['--connections', '2'], { tls: true, latencyMs: 200 });
+    t.after(() => setup.close());
+    const { daemon, upstream } = setup;
+    const client = await daemon.connect();
+    t.after(() => client.close());
+    // One-token sends: one request each, as GoCM's users send them.
+    for (let i = 0; i < 300; i++) client.write({ cmd: 'send', tokens: [`ok-${i}`], payload: { i } });
+    for (let i = 0; i < 300; i++) assert.equal((await client.next()).accepted, 1);
+    const report = await daemon.settled();
+    assert.equal(report.successes, 300);
+    assert.deepEqual([...upstream.requestsByHttpVersion], [['2.0', 300]]);
+    assert.ok(upstream.connections <= 2, `${upstream.connections} connections`);
+    // Through undici (allowH2, POSTs not idempotent) this stayed at one per connection.
+    assert.ok(upstream.peakInFlight >= 100, `at most ${upstream.peakInFlight} requests in flight at once`);
+  });
+
   test('the API key never appears in the daemon\'s output', async (t) => {
     const setup = await startGcmDaemon(['--log-level', 'trace'], { apiKey: 'a-different-key' });
     t.after(() => setup.close());

@@ -2,7 +2,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GOOGLE_429_FLOOR_MS, networkOutcome, parseRetryAfter, statusOutcome } from '../../src/providers/answers.js';
-import type { Outcome } from '../../src/providers/provider.js';
+import { type Outcome, reasonLabel } from '../../src/providers/provider.js';
+import {
+  BodyTooLargeError,
+  ConnectTimeoutError,
+  PoolDestroyedError,
+  RequestTimeoutError,
+  SessionClosedError,
+  SessionDeadError,
+  StreamRefusedError,
+  StreamResetError,
+} from '../../src/providers/transport/errors.js';
 
 const NOW = Date.parse('2024-07-22T12:00:00Z');
 
@@ -70,11 +80,23 @@ test('networkOutcome is always a retry from the network, named by the error code
   const net = (code: string) => ({ kind: 'retry', reason: { source: 'network', code } }) as const;
   const cases: [unknown, Outcome][] = [
     [refused, net('ECONNREFUSED')],
-    [Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), net('UND_ERR_HEADERS_TIMEOUT')],
+    [Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }), net('UND_ERR_SOCKET')],
+    [new RequestTimeoutError(10), net('ERR_REQUEST_TIMEOUT')],
+    [new StreamRefusedError(6), net('ERR_STREAM_REFUSED')],
+    [new BodyTooLargeError(200, 1024), net('ERR_BODY_TOO_LARGE')],
     [new TypeError('boom'), net('TypeError')],
     [Object.assign(new Error('x'), { code: 42 }), net('Error')],
     [null, net('error')],
     ['a string', net('error')],
   ];
   for (const [error, expected] of cases) assert.deepEqual(networkOutcome(error), expected, String(error));
+});
+
+test("the transport's timeouts are labelled timeout; its other failures, network", () => {
+  const label = (code: string) => reasonLabel({ source: 'network', code });
+  const timeouts = [new RequestTimeoutError(1), new ConnectTimeoutError(1), new SessionDeadError(1)].map((error) => label(error.code));
+  assert.deepEqual(timeouts, ['timeout', 'timeout', 'timeout']);
+  assert.equal(label('ETIMEDOUT'), 'timeout');
+  const others = [new StreamResetError(2), new SessionClosedError(), new PoolDestroyedError(), new BodyTooLargeError(200, 1)].map((error) => label(error.code));
+  assert.deepEqual(others, ['network', 'network', 'network', 'network']);
 });

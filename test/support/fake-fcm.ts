@@ -1,4 +1,4 @@
-// A fake FCM HTTP v1 upstream: Google's OAuth2 token endpoint and messages:send,
+// A fake FCM HTTP v1 service: Google's OAuth2 token endpoint and messages:send,
 // each token's outcome scripted by its prefix. A real server: HTTPS with HTTP/2
 // (HTTP/1.1 still offered) or plain HTTP/1.1, on 127.0.0.1. In-process for tests;
 // standalone for demos and benchmarks:
@@ -58,10 +58,18 @@ export interface FakeFcm {
   rejectNextSends(count: number): void;
   /** Every access token granted so far stops working. */
   revokeAccessTokens(): void;
-  /** The next `count` token requests get `status` instead of a token. */
-  failNextTokenRequests(count: number, status?: number): void;
+  /** The next `count` token requests get `status` (and Retry-After, if given) instead of a token. */
+  failNextTokenRequests(count: number, status?: number, retryAfterS?: number): void;
   close(): Promise<void>;
 }
+
+/**
+ * Tokens that draw no answer: `hang` never answers, `reset` resets the stream
+ * (HTTP/2 RST_STREAM; HTTP/1.1 the connection), `midreset` does so after the
+ * headers and part of the body.
+ */
+const FAULTS = ['hang', 'midreset', 'reset'] as const;
+type Fault = (typeof FAULTS)[number];
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -118,13 +126,14 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
   let rejectSends = 0;
   let failTokens = 0;
   let failTokenStatus = 503;
+  let failTokenRetryAfter: Record<string, string> | undefined;
   let messageIds = 0;
   let tokenUri = '';
 
   function grant(form: string): Answer {
     if (failTokens > 0) {
       failTokens -= 1;
-      return json(failTokenStatus, { error: 'internal_failure', error_description: 'scripted failure' });
+      return json(failTokenStatus, { error: 'internal_failure', error_description: 'scripted failure' }, failTokenRetryAfter);
     }
     const params = new URLSearchParams(form);
     if (params.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return json(400, { error: 'unsupported_grant_type' });
@@ -136,8 +145,7 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
     return json(200, { access_token: accessToken, expires_in: options.expiresInS ?? 3599, token_type: 'Bearer' });
   }
 
-  /** undefined: never answer. */
-  function send(project: string, authorization: string | undefined, text: string): Answer | undefined {
+  function send(project: string, authorization: string | undefined, text: string): Answer | Fault {
     if (rejectSends > 0 || !granted.has(authorization?.replace(/^Bearer /, '') ?? '')) {
       rejectSends = Math.max(0, rejectSends - 1);
       return rpcError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
@@ -160,7 +168,7 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
       return rpcError(400, 'INVALID_ARGUMENT', "Invalid value at 'message.data[0].value' (TYPE_STRING)");
     }
     const flaky = /^flaky(\d+)-/.exec(token);
-    if (token.startsWith('hang')) return undefined;
+    for (const fault of FAULTS) if (token.startsWith(fault)) return fault;
     if (token.startsWith('gone')) return rpcError(404, 'NOT_FOUND', 'Requested entity was not found.', 'UNREGISTERED');
     if (token.startsWith('mismatch')) return rpcError(403, 'PERMISSION_DENIED', 'SenderId mismatch', 'SENDER_ID_MISMATCH');
     if (token.startsWith('invalid')) return rpcError(400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token', 'INVALID_ARGUMENT');
@@ -175,6 +183,17 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
     // ok… and any other token: delivered. FCM names validate-only messages this way.
     const id = body.validate_only === true ? 'fake_message_id' : String((messageIds += 1));
     return json(200, { name: `projects/${project}/messages/${id}` });
+  }
+
+  function misbehave(response: Response, fault: Fault): void {
+    if (fault === 'hang') return;
+    const reset = (): void => void ('stream' in response ? response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR) : response.socket?.destroy());
+    if (fault === 'reset') return reset();
+    const head = { 'content-type': 'application/json; charset=UTF-8' };
+    const start = '{"name":"projects/';
+    if ('stream' in response) response.writeHead(200, head).write(start);
+    else response.writeHead(200, head).write(start);
+    setImmediate(reset);
   }
 
   function respond(response: Response, answer: Answer): void {
@@ -192,7 +211,7 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
     const route = SEND_PATH.exec(path);
     if (request.method !== 'POST' || !route) return respond(response, rpcError(404, 'NOT_FOUND', `no route ${path}`));
     const answer = send(decodeURIComponent(route[1] ?? ''), request.headers.authorization, text);
-    if (!answer) return;
+    if (typeof answer === 'string') return misbehave(response, answer);
     if (!options.latencyMs) return respond(response, answer);
     inFlight += 1;
     peakInFlight = Math.max(peakInFlight, inFlight);
@@ -247,9 +266,10 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
     bodies,
     rejectNextSends: (count) => void (rejectSends = count),
     revokeAccessTokens: () => granted.clear(),
-    failNextTokenRequests: (count, status = 503) => {
+    failNextTokenRequests: (count, status = 503, retryAfterS) => {
       failTokens = count;
       failTokenStatus = status;
+      failTokenRetryAfter = retryAfterS === undefined ? undefined : { 'retry-after': String(retryAfterS) };
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

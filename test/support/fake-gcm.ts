@@ -1,11 +1,25 @@
-// A fake legacy (GCM) upstream on 127.0.0.1 for tests and benchmarks: each token's
+// A fake legacy (GCM) endpoint on 127.0.0.1 for tests and benchmarks: each token's
 // prefix scripts its answer, the first token's prefix scripts the whole request.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Plain HTTP/1.1, or HTTPS with HTTP/2 (100 streams per connection, HTTP/1.1
+// still offered). In-process for tests; standalone for benchmarks:
+//   node dist/test/support/fake-gcm.js --tls --port 0 --latency-ms 200 --apikey KEY
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import { text as readBody } from 'node:stream/consumers';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseObject } from '../../src/guards.js';
+import { makeTlsFixture, type TlsFixture } from './tls.js';
 
 /** What the whole request gets; by default chosen by the first token's prefix. */
-export type FakeGcmBehaviour = 'normal' | 'err500' | 'err400' | 'garbage' | 'hang' | 'reset';
+export type FakeGcmBehaviour = 'normal' | 'err500' | 'err400' | 'garbage' | 'hang' | 'reset' | 'huge';
+
+type Request = IncomingMessage | http2.Http2ServerRequest;
+type Response = ServerResponse | http2.Http2ServerResponse;
+
+/** A valid answer padded past any sane bound: a 1,000-token answer is ~60 kB. */
+const HUGE_PADDING = 'x'.repeat(300 * 1024);
 
 export interface FakeGcmOptions {
   /** Wait this long before answering each request. */
@@ -16,6 +30,9 @@ export interface FakeGcmOptions {
   readonly behaviour?: FakeGcmBehaviour;
   /** Called for each request once its body is read, before it is answered. */
   readonly onRequest?: (request: FakeGcmRequest) => void;
+  /** HTTPS + HTTP/2 with a throw-away certificate; default plain HTTP/1.1. */
+  readonly tls?: boolean;
+  readonly port?: number;
 }
 
 export interface FakeGcmRequest {
@@ -28,6 +45,13 @@ export interface FakeGcmRequest {
 export interface FakeGcm {
   /** The send URL, for --gcm-endpoint. */
   readonly url: string;
+  /** With `tls`: the certificate to trust (NODE_EXTRA_CA_CERTS, or a transport's `ca`). */
+  readonly caFile: string | undefined;
+  readonly ca: string | undefined;
+  /** Every request, by HTTP version ("2.0", "1.1"). */
+  readonly requestsByHttpVersion: Map<string, number>;
+  /** With latencyMs: the most answers ever pending at once (shows multiplexing). */
+  readonly peakInFlight: number;
   /** Requests received so far. */
   readonly requests: number;
   /** TCP connections accepted so far: shows whether a client keeps them alive. */
@@ -65,20 +89,12 @@ function tokenResult(token: string, seen: number, id: number): TokenResult {
 }
 
 function behaviourOf(first: string): FakeGcmBehaviour {
-  for (const behaviour of ['err500', 'err400', 'garbage', 'hang', 'reset'] as const) {
+  for (const behaviour of ['err500', 'err400', 'garbage', 'hang', 'reset', 'huge'] as const) {
     if (first.startsWith(behaviour)) return behaviour;
   }
   return 'normal';
 }
 
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 function registrationIds(body: unknown): string[] | undefined {
   const ids = (body as { registration_ids?: unknown } | undefined)?.registration_ids;
@@ -86,7 +102,7 @@ function registrationIds(body: unknown): string[] | undefined {
   return ids.every((id) => typeof id === 'string') ? (ids as string[]) : undefined;
 }
 
-function answer(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+function answer(response: Response, status: number, body: string, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': status === 200 ? 'application/json; charset=UTF-8' : 'text/html; charset=UTF-8', ...headers });
   response.end(body);
 }
@@ -97,15 +113,20 @@ export async function startFakeGcm(options: FakeGcmOptions = {}): Promise<FakeGc
   const timers = new Set<NodeJS.Timeout>();
   let requests = 0;
   let connections = 0;
+  let inFlight = 0;
+  let peakInFlight = 0;
   let nextId = 1;
+  const requestsByHttpVersion = new Map<string, number>();
+  const sockets = new Set<Socket>();
   let closing: Promise<void> | undefined;
 
   /** `seen[i]`: how many times tokens[i] had been received when this request came in. */
-  function respond(response: ServerResponse, tokens: string[], seen: number[]): void {
+  function respond(response: Response, tokens: string[], seen: number[]): void {
     const first = tokens[0] ?? '';
     const behaviour = options.behaviour ?? behaviourOf(first);
     if (behaviour === 'hang') return;
-    if (behaviour === 'reset') return void response.socket?.destroy();
+    // HTTP/2: reset the stream (RST_STREAM), not the whole connection.
+    if (behaviour === 'reset') return void ('stream' in response ? response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR) : response.socket?.destroy());
     if (behaviour === 'err500') return answer(response, 500, '<html><body>Internal Server Error</body></html>');
     if (behaviour === 'err400') return answer(response, 400, 'JSON_PARSING_ERROR');
     if (behaviour === 'garbage') return answer(response, 200, '<html><body>Welcome to nginx!</body></html>', { 'content-type': 'text/html' });
@@ -117,15 +138,17 @@ export async function startFakeGcm(options: FakeGcmOptions = {}): Promise<FakeGc
     const results = tokens.map((token, i) => tokenResult(token, seen[i] ?? 0, nextId++));
     const failure = results.filter((result) => 'error' in result).length;
     const canonical = results.filter((result) => 'registration_id' in result).length;
-    answer(response, 200, JSON.stringify({ multicast_id: nextId++, success: results.length - failure, failure, canonical_ids: canonical, results }));
+    const padding = behaviour === 'huge' ? { padding: HUGE_PADDING } : {};
+    answer(response, 200, JSON.stringify({ multicast_id: nextId++, success: results.length - failure, failure, canonical_ids: canonical, results, ...padding }));
   }
 
-  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async function handle(request: Request, response: Response): Promise<void> {
+    requestsByHttpVersion.set(request.httpVersion, (requestsByHttpVersion.get(request.httpVersion) ?? 0) + 1);
     const text = await readBody(request);
     requests += 1;
     const authorization = request.headers.authorization;
     if (authorization?.startsWith('key=')) apiKeysSeen.add(authorization.slice(4));
-    const body = parseJson(text);
+    const body = parseObject(text);
     options.onRequest?.({ authorization, contentType: request.headers['content-type'], body });
     const tokens = registrationIds(body);
     // Counted on arrival, so that latency cannot reorder a flaky token's tries.
@@ -139,24 +162,46 @@ export async function startFakeGcm(options: FakeGcmOptions = {}): Promise<FakeGc
     }
     if (request.method !== 'POST' || !tokens) return answer(response, 400, 'registration_ids: 1 to 1000 strings');
     if (!options.latencyMs) return respond(response, tokens, seen);
+    inFlight += 1;
+    peakInFlight = Math.max(peakInFlight, inFlight);
     const timer = setTimeout(() => {
       timers.delete(timer);
+      inFlight -= 1;
       respond(response, tokens, seen);
     }, options.latencyMs);
     timers.add(timer);
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch(() => response.destroy());
-  });
-  server.on('connection', () => {
+  const onRequest = (request: Request, response: Response): void => {
+    handle(request, response).catch(() => ('stream' in response ? response.stream.destroy() : response.destroy()));
+  };
+  let tls: TlsFixture | undefined;
+  let server: http.Server | http2.Http2SecureServer;
+  if (options.tls) {
+    tls = makeTlsFixture();
+    server = http2.createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true, settings: { maxConcurrentStreams: 100 } }, onRequest);
+  } else {
+    server = http.createServer({ keepAlive: true }, onRequest);
+  }
+  server.on('connection', (socket: Socket) => {
     connections += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}/fcm/send`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/fcm/send`,
+    caFile: tls?.caFile,
+    ca: tls?.cert,
+    requestsByHttpVersion,
+    get peakInFlight() {
+      return peakInFlight;
+    },
     get requests() {
       return requests;
     },
@@ -166,14 +211,48 @@ export async function startFakeGcm(options: FakeGcmOptions = {}): Promise<FakeGc
     tokensSeen,
     apiKeysSeen,
     close() {
-      closing ??= new Promise((resolve, reject) => {
+      closing ??= new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
-        server.close((error) => (error ? reject(error) : resolve()));
+        server.close(() => resolve());
         // Hung requests and idle keep-alive sockets would hold close() open forever.
-        server.closeAllConnections();
-      });
+        for (const socket of sockets) socket.destroy();
+      }).finally(() => tls?.remove());
       return closing;
     },
   };
+}
+
+/** Standalone: print one JSON line (url, caFile), serve until SIGTERM/SIGINT, then print what it saw on stderr. */
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' },
+      'latency-ms': { type: 'string', default: '0' },
+      apikey: { type: 'string' },
+      tls: { type: 'boolean', default: false },
+    },
+  });
+  const fake = await startFakeGcm({
+    tls: values.tls,
+    port: Number(values.port),
+    latencyMs: Number(values['latency-ms']),
+    ...(values.apikey === undefined ? {} : { apiKey: values.apikey }),
+  });
+  process.stdout.write(`${JSON.stringify({ url: fake.url, caFile: fake.caFile })}\n`);
+  const stop = (): void => {
+    void fake.close().finally(() => {
+      const seen = { requests: fake.requests, tokens: fake.tokensSeen.size, connections: fake.connections, peakInFlight: fake.peakInFlight, requestsByHttpVersion: Object.fromEntries(fake.requestsByHttpVersion) };
+      process.stderr.write(`${JSON.stringify(seen)}\n`);
+    });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`fake-gcm: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
 }

@@ -1,4 +1,5 @@
-// A daemon wired to a fake legacy upstream: the usual set-up of protocol and delivery tests.
+// A daemon wired to a fake legacy endpoint (plain HTTP/1.1, or TLS + HTTP/2
+// with `tls`): the usual set-up of protocol and delivery tests.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DaemonProcess, startDaemon, tempDir } from './daemon.js';
@@ -12,7 +13,7 @@ export interface GcmSetup {
   close(): Promise<void>;
 }
 
-/** A fake upstream and a daemon sending to it with fast retries (10 ms back-off cap). */
+/** A fake legacy endpoint and a daemon sending to it with fast retries (10 ms back-off cap). */
 export async function startGcmDaemon(args: readonly string[] = [], upstreamOptions: FakeGcmOptions = {}, keepDir?: string): Promise<GcmSetup> {
   const dir = keepDir ?? tempDir();
   const removeDir = (): void => {
@@ -25,6 +26,7 @@ export async function startGcmDaemon(args: readonly string[] = [], upstreamOptio
     const daemon = await startDaemon({
       dir,
       args: ['--provider', 'gcm', '--apikey-file', keyFile, '--gcm-endpoint', upstream.url, '--max-backoff', '10ms', ...args],
+      env: upstream.caFile ? { NODE_EXTRA_CA_CERTS: upstream.caFile } : {},
     });
     return {
       daemon,

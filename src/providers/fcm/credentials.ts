@@ -3,6 +3,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../errors.js';
+import { errorCode, isObject } from '../../guards.js';
 
 export interface ServiceAccount {
   readonly clientEmail: string;
@@ -26,16 +27,15 @@ export function loadServiceAccount(path: string, projectId?: string): ServiceAcc
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw problem(`cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw problem(`cannot read it (${errorCode(error) ?? 'error'})`);
   }
-  let file: unknown;
+  let fields: unknown;
   try {
-    file = JSON.parse(text);
+    fields = JSON.parse(text);
   } catch {
     throw problem('is not valid JSON');
   }
-  if (typeof file !== 'object' || file === null || Array.isArray(file)) throw problem('is not a JSON object');
-  const fields = file as Record<string, unknown>;
+  if (!isObject(fields)) throw problem('is not a JSON object');
   if (fields.type !== 'service_account') throw problem('is not a service-account key ("type" must be "service_account")');
   for (const name of REQUIRED) {
     const value = fields[name];

@@ -1,28 +1,47 @@
 // The FCM HTTP v1 provider: one POST per token to messages:send, many in flight
-// over one pooled client (node:http2 sessions over https://), with a shared OAuth2 token.
-import { isLoopback, type Config } from '../../config.js';
+// over one transport (HTTP/2 sessions over https://), with a shared OAuth2 token.
+import { isLoopback } from '../../addresses.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { type MessageToSend, type Outcome, type Provider, reasonLabel } from '../provider.js';
 import { networkOutcome, parseRetryAfter } from '../answers.js';
+import { createTransport } from '../transport/create.js';
+import type { Transport } from '../transport/transport.js';
 import { AccessTokenCache } from './access-token.js';
 import { BodyCache } from './body-cache.js';
-import { UpstreamClient, upstreamFor, type Upstream } from './client.js';
 import { loadServiceAccount, type ServiceAccount } from './credentials.js';
 import { signAssertion } from './jwt.js';
 import { bodyFor, type BodyTemplate } from './message.js';
 import { isStaleAccessToken, sendOutcome, tokenAnswer, type AccessTokenGrant } from './outcome.js';
 
-const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+export interface FcmOptions {
+  /** The service-account JSON file. */
+  readonly credentials: string;
+  /** Overrides the file's project_id. */
+  readonly projectId?: string | undefined;
+  /** FCM's base URL (https://fcm.googleapis.com); a path is kept as a prefix. */
+  readonly endpoint: string;
+  readonly requestTimeoutMs: number;
+  /** HTTP/2 connections to FCM. */
+  readonly connections: number;
+  /** Requests the engine keeps in flight at most. */
+  readonly concurrency: number;
+  /** validate_only on every message. */
+  readonly dryRun: boolean;
+  /** PEM to trust instead of the system's store: for tests. */
+  readonly ca?: string;
+}
 
+const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 class FcmProvider implements Provider {
   readonly name = 'fcm';
   readonly maxTokensPerRequest = 1;
   readonly #log: Logger;
   readonly #account: ServiceAccount;
-  readonly #fcm: Upstream;
-  readonly #tokenEndpoint: UpstreamClient;
+  readonly #fcm: Transport;
+  readonly #tokenEndpoint: Transport;
   readonly #tokenPath: string;
   readonly #sendPath: string;
   readonly #accessTokens: AccessTokenCache;
@@ -33,23 +52,22 @@ class FcmProvider implements Provider {
   readonly #inFlight = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  constructor(config: Config, account: ServiceAccount, log: Logger) {
+  constructor(options: FcmOptions, account: ServiceAccount, log: Logger) {
     this.#log = log;
     this.#account = account;
-    const fcm = new URL(config.fcmEndpoint);
+    const fcm = new URL(options.endpoint);
     const token = new URL(account.tokenUri);
-    // A base path (a proxy's prefix) is kept.
     this.#sendPath = `${fcm.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(account.projectId)}/messages:send`;
     this.#tokenPath = token.pathname + token.search;
-    this.#fcm = upstreamFor(config.fcmEndpoint, config.connections, config.concurrency, config.requestTimeoutMs);
-    // Renewals are coalesced, so one connection to the token endpoint is plenty.
-    this.#tokenEndpoint = new UpstreamClient(token.origin, { connections: 1, streamsPerConnection: 1, timeoutMs: config.requestTimeoutMs });
+    const shape = { timeoutMs: options.requestTimeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) };
+    this.#fcm = createTransport(fcm, { ...shape, connections: options.connections, concurrency: options.concurrency });
+    // Renewals are coalesced: one request at a time.
+    this.#tokenEndpoint = createTransport(token, { ...shape, connections: 1, concurrency: 1 });
     this.#accessTokens = new AccessTokenCache(() => this.#fetchAccessToken());
-    this.#bodies = new BodyCache(config.dryRun);
+    this.#bodies = new BodyCache(options.dryRun);
     for (const url of [fcm, token]) {
-      const host = url.hostname.replace(/^\[|\]$/g, ''); // [::1] → ::1
       // The origin only: a URL may carry user:password.
-      if (url.protocol === 'http:' && !isLoopback(host)) log.warn({ origin: url.origin }, 'access tokens cross the network unencrypted (plain http://)');
+      if (url.protocol === 'http:' && !isLoopback(url.hostname)) log.warn({ origin: url.origin }, 'access tokens cross the network unencrypted (plain http://)');
     }
   }
 
@@ -81,7 +99,7 @@ class FcmProvider implements Provider {
       if (grant.kind !== 'granted') return grant;
       let response;
       try {
-        response = await this.#fcm.post(this.#sendPath, this.#headersFor(grant), body);
+        response = await this.#fcm.request({ method: 'POST', path: this.#sendPath, headers: this.#headersFor(grant), body });
       } catch (error) {
         return networkOutcome(error);
       }
@@ -90,7 +108,7 @@ class FcmProvider implements Provider {
         this.#accessTokens.invalidate(grant.accessToken);
         continue;
       }
-      return sendOutcome(response.status, response.body, parseRetryAfter(response.retryAfter, Date.now()));
+      return sendOutcome(response.status, response.body, parseRetryAfter(response.headers['retry-after'], Date.now()));
     }
   }
 
@@ -106,11 +124,11 @@ class FcmProvider implements Provider {
 
   async #fetchAccessToken(): Promise<AccessTokenGrant | Outcome> {
     // The assertion is base64url with dots: nothing in it needs form-encoding.
-    const form = `grant_type=${encodeURIComponent(JWT_BEARER_GRANT)}&assertion=${signAssertion(this.#account, Math.floor(Date.now() / 1000))}`;
+    const body = `grant_type=${encodeURIComponent(JWT_BEARER_GRANT)}&assertion=${signAssertion(this.#account, Math.floor(Date.now() / 1000))}`;
     let answer: AccessTokenGrant | Outcome;
     try {
-      const response = await this.#tokenEndpoint.post(this.#tokenPath, { 'content-type': 'application/x-www-form-urlencoded' }, form);
-      answer = tokenAnswer(response.status, response.body, parseRetryAfter(response.retryAfter, Date.now()));
+      const response = await this.#tokenEndpoint.request({ method: 'POST', path: this.#tokenPath, headers: FORM, body });
+      answer = tokenAnswer(response.status, response.body, parseRetryAfter(response.headers['retry-after'], Date.now()));
     } catch (error) {
       const unreached = networkOutcome(error);
       this.#log.debug({ code: unreached.reason.code }, 'the token endpoint was not reached');
@@ -128,7 +146,7 @@ class FcmProvider implements Provider {
 }
 
 /** Load the service account (ConfigError when it is unusable) and build the provider. */
-export function createFcmProvider(config: Config, log: Logger): Provider {
-  if (!config.credentials) throw new ConfigError('--provider fcm needs a service-account file: --credentials FILE');
-  return new FcmProvider(config, loadServiceAccount(config.credentials, config.projectId), log.child({ provider: 'fcm' }));
+export function createFcmProvider(options: FcmOptions, log: Logger): Provider {
+  if (!options.credentials) throw new ConfigError('--provider fcm needs a service-account file: --credentials FILE');
+  return new FcmProvider(options, loadServiceAccount(options.credentials, options.projectId), log.child({ provider: 'fcm' }));
 }

@@ -97,16 +97,82 @@ describe('AccessTokenCache', () => {
     assert.equal(endpoint.calls, 2);
   });
 
-  test('a failed fetch is the outcome of everyone waiting, and the next call tries again', async () => {
+  test('a failed fetch is the outcome of everyone waiting; until a back-off of 1 s, doubling, passes, callers get it at once and the endpoint is left alone', async () => {
     const endpoint = scriptedEndpoint();
-    const cache = new AccessTokenCache(endpoint.fetch, () => 0);
+    let now = 0;
+    const cache = new AccessTokenCache(endpoint.fetch, () => now);
+    const unavailable: Outcome = { kind: 'retry', reason: { source: 'token', code: 'http_503' } };
     const pending = [cache.get(), cache.get()];
-    endpoint.answer({ kind: 'retry', reason: { source: 'token', code: 'http_503' } });
-    assert.deepEqual(await Promise.all(pending), [{ kind: 'retry', reason: { source: 'token', code: 'http_503' } }, { kind: 'retry', reason: { source: 'token', code: 'http_503' } }]);
-    const again = cache.get();
-    assert.equal(endpoint.calls, 2);
+    endpoint.answer(unavailable);
+    assert.deepEqual(await Promise.all(pending), [unavailable, unavailable]);
+    now = 999;
+    assert.deepEqual(await cache.get(), unavailable, 'at once, without asking');
+    assert.equal(endpoint.calls, 1);
+    now = 1000;
+    const second = cache.get();
+    assert.equal(endpoint.calls, 2, 'after 1 s, one more try');
+    endpoint.answer(unavailable);
+    await second;
+    now = 2999;
+    assert.deepEqual(await cache.get(), unavailable);
+    assert.equal(endpoint.calls, 2, 'then 2 s');
+    now = 3000;
+    const third = cache.get();
     endpoint.answer(grant('a'));
-    assert.deepEqual(await again, grant('a'));
+    assert.deepEqual(await third, grant('a'));
+    assert.equal(endpoint.calls, 3);
+  });
+
+  test("the token endpoint's Retry-After is honoured, and the back-off is capped at 30 s", async () => {
+    const endpoint = scriptedEndpoint();
+    let now = 0;
+    const cache = new AccessTokenCache(endpoint.fetch, () => now);
+    const busy: Outcome = { kind: 'retry', reason: { source: 'token', code: 'http_429' }, retryAfterMs: 120_000 };
+    const first = cache.get();
+    endpoint.answer(busy);
+    await first;
+    now = 119_999;
+    assert.deepEqual(await cache.get(), busy);
+    assert.equal(endpoint.calls, 1);
+    // Failures in a row without Retry-After (the 429 was the first): 2, 4, 8 … s apart, never more than 30 s.
+    const down: Outcome = { kind: 'retry', reason: { source: 'token', code: 'network' } };
+    const fetchedAt: number[] = [];
+    for (now = 120_000; fetchedAt.length < 10; now += 500) {
+      const calls = endpoint.calls;
+      const answered = cache.get();
+      if (endpoint.calls > calls) {
+        fetchedAt.push(now);
+        endpoint.answer(down);
+      }
+      assert.deepEqual(await answered, down);
+    }
+    const gaps = fetchedAt.slice(1).map((at, i) => at - (fetchedAt[i] as number));
+    assert.deepEqual(gaps, [2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000, 30_000, 30_000]);
+  });
+
+  test('a background renewal that fails is not asked again back to back: the held token serves meanwhile', async () => {
+    const endpoint = scriptedEndpoint();
+    let now = 0;
+    const cache = new AccessTokenCache(endpoint.fetch, () => now);
+    const first = cache.get();
+    endpoint.answer(grant('a'));
+    await first;
+    now = 3_600_000 - 300_000;
+    assert.deepEqual(await cache.get(), grant('a'));
+    assert.equal(endpoint.calls, 2, 'a renewal in the background');
+    endpoint.answer({ kind: 'retry', reason: { source: 'token', code: 'http_503' }, retryAfterMs: 10_000 });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const later of [1, 5000, 9999]) {
+      now = 3_600_000 - 300_000 + later;
+      assert.deepEqual(await cache.get(), grant('a'), 'the held token still serves');
+    }
+    assert.equal(endpoint.calls, 2, 'no renewal before the Retry-After');
+    now = 3_600_000 - 300_000 + 10_000;
+    assert.deepEqual(await cache.get(), grant('a'));
+    assert.equal(endpoint.calls, 3, 'then one');
+    endpoint.answer(grant('b'));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.deepEqual(await cache.get(), grant('b'));
   });
 
   test('a fetch that throws becomes a retry outcome', async () => {

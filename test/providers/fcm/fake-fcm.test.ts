@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../../src/log.js';
 import { createFcmProvider } from '../../../src/providers/fcm/index.js';
-import { message, testConfig } from './setup.js';
+import { fcmOptions, message } from './setup.js';
 
 const FAKE = fileURLToPath(new URL('../../support/fake-fcm.js', import.meta.url));
 
@@ -26,7 +26,7 @@ test('standalone fake: prints where it is, serves the provider, stops on SIGTERM
     assert.equal(refused.status, 400);
     assert.equal(((await refused.json()) as { error: string }).error, 'invalid_grant');
 
-    const provider = createFcmProvider(testConfig({ credentials: started.credentials, fcmEndpoint: started.url }), createLogger('silent'));
+    const provider = createFcmProvider(fcmOptions({ credentials: started.credentials, endpoint: started.url }), createLogger('silent'));
     assert.deepEqual(await provider.send(message('m'), ['ok-standalone']), [{ kind: 'delivered' }]);
     await provider.close();
 

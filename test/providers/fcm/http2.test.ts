@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Outcome } from '../../../src/providers/provider.js';
 import { startFakeFcm, type FakeFcm } from '../../support/fake-fcm.js';
 import { generateServiceAccountKey, writeServiceAccount } from '../../support/service-account.js';
-import { testConfig } from './setup.js';
+import { fcmOptions } from './setup.js';
 
 const SENDS = 300;
 const CONNECTIONS = 2;
@@ -19,7 +19,7 @@ const CONNECTIONS = 2;
 const CHILD = `
   import { createFcmProvider } from ${JSON.stringify(new URL('../../../src/providers/fcm/index.js', import.meta.url).href)};
   import { createLogger } from ${JSON.stringify(new URL('../../../src/log.js', import.meta.url).href)};
-  const provider = createFcmProvider(JSON.parse(process.env.GOCM_TEST_CONFIG), createLogger('silent'));
+  const provider = createFcmProvider(JSON.parse(process.env.GOCM_TEST_OPTIONS), createLogger('silent'));
   const sends = Array.from({ length: ${SENDS} }, (_, i) => provider.send({ id: 'm', content: { payload: { a: 'b' } } }, ['ok-h2-' + i]));
   const outcomes = (await Promise.all(sends)).flat();
   await provider.close();
@@ -50,7 +50,7 @@ describe('FCM provider over TLS', () => {
     fake = await startFakeFcm({ publicKey: key.publicKey, tls: true, latencyMs: 200 });
     dir = mkdtempSync(join(tmpdir(), 'gocm-h2-'));
     const account = writeServiceAccount(dir, { tokenUri: fake.tokenUri, key });
-    config = JSON.stringify(testConfig({ credentials: account.path, fcmEndpoint: fake.url, connections: CONNECTIONS, concurrency: SENDS }));
+    config = JSON.stringify(fcmOptions({ credentials: account.path, endpoint: fake.url, connections: CONNECTIONS, concurrency: SENDS }));
   });
   after(async () => {
     await fake.close();
@@ -58,7 +58,7 @@ describe('FCM provider over TLS', () => {
   });
 
   test('without the CA the certificate is refused: every token is a retry', async () => {
-    const outcomes = await runChild({ GOCM_TEST_CONFIG: config, NODE_EXTRA_CA_CERTS: '' });
+    const outcomes = await runChild({ GOCM_TEST_OPTIONS: config, NODE_EXTRA_CA_CERTS: '' });
     assert.equal(outcomes.length, SENDS);
     for (const outcome of outcomes) assert.deepEqual(outcome.kind === 'retry' ? outcome.reason : outcome.kind, { source: 'token', code: 'network' });
     assert.equal(fake.grants, 0);
@@ -66,7 +66,7 @@ describe('FCM provider over TLS', () => {
 
   test(`HTTP/2 with the CA: ${SENDS} sends in flight on at most ${CONNECTIONS} connections (+1 for tokens)`, async () => {
     const connectionsBefore = fake.connections;
-    const outcomes = await runChild({ GOCM_TEST_CONFIG: config, NODE_EXTRA_CA_CERTS: fake.caFile ?? '' });
+    const outcomes = await runChild({ GOCM_TEST_OPTIONS: config, NODE_EXTRA_CA_CERTS: fake.caFile ?? '' });
     assert.deepEqual(new Set(outcomes.map((o) => o.kind)), new Set(['delivered']));
     assert.equal(outcomes.length, SENDS);
     assert.equal(fake.grants, 1);
