@@ -139,6 +139,8 @@ export class Connection implements Session {
     if (this.socket.writable) this.socket.write(this.output);
     this.output = '';
     this.pauseIfBehind();
+    // Events held back only because this turn's output was large go as soon as the socket took it.
+    if (!this.socket.writableNeedDrain) this.subscription?.drained();
   };
 
   private pauseIfBehind(): void {

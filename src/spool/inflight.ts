@@ -18,6 +18,11 @@ export class InFlight<T> {
     return this.count;
   }
 
+  /** Every place held, in no particular order. */
+  *places(): IterableIterator<T> {
+    for (const claimed of this.messages.values()) yield* claimed.tokens.values();
+  }
+
   /** Tokens in flight of the messages `which` picks. */
   countOf(which: (message: Message) => boolean): number {
     let count = 0;

@@ -92,13 +92,14 @@ describe('a fleet on one PostgreSQL spool', { concurrency: true, timeout: 120_00
   test('two daemons starting at once on an empty database both come up, and deliver a batch together, each token once', async (t) => {
     const cluster = await starting;
     const spool = await freshSpool(cluster);
-    const [a, b] = await Promise.all([member(cluster, spool, 'a', [], 50), member(cluster, spool, 'b', [], 50)]);
+    // Plain HTTP/1.1 takes a connection per request in flight: a hundred each keeps the fakes light.
+    const [a, b] = await Promise.all([member(cluster, spool, 'a', ['--concurrency', '100'], 50), member(cluster, spool, 'b', ['--concurrency', '100'], 50)]);
     t.after(() => Promise.all([a.close(), b.close()]));
     const fleet = await a.daemon.request({ cmd: 'fleet' });
     assert.deepEqual((fleet.daemons as Array<{ name: string }>).map((d) => d.name), ['a', 'b']);
     const client = await a.daemon.connect();
     t.after(() => client.close());
-    const sent = tokens('together', 2000);
+    const sent = tokens('together', 1000);
     const { acked } = await sendAll(client, sent);
     assert.equal(acked.length, sent.length);
     await until(async () => (await a.daemon.request({ cmd: 'queue' })).pending === 0, 'the fleet to drain');
@@ -117,7 +118,7 @@ describe('a fleet on one PostgreSQL spool', { concurrency: true, timeout: 120_00
     const spool = await freshSpool(cluster);
     const concurrency = 2000;
     // Its push service answers after 2 s: when it is killed, it has thousands of requests out.
-    const victim = await member(cluster, spool, 'victim', ['--concurrency', String(concurrency), '--connections', String(concurrency), '--lease', '2s'], 2000);
+    const victim = await member(cluster, spool, 'victim', ['--concurrency', String(concurrency), '--connections', String(concurrency), '--lease', '4s'], 2000);
     t.after(() => victim.close());
     const client = await victim.daemon.connect();
     t.after(() => client.close());
@@ -125,7 +126,7 @@ describe('a fleet on one PostgreSQL spool', { concurrency: true, timeout: 120_00
     const { acked } = await sendAll(client, sent);
     assert.equal(acked.length, sent.length);
     await until(() => victim.fake.tokensSeen.size >= concurrency, 'the victim to have its requests out');
-    const survivor = await member(cluster, spool, 'survivor', ['--lease', '2s'], 10);
+    const survivor = await member(cluster, spool, 'survivor', ['--lease', '4s'], 10);
     t.after(() => survivor.close());
     victim.daemon.child.kill('SIGKILL');
     await victim.daemon.exited;
@@ -146,7 +147,7 @@ describe('a fleet on one PostgreSQL spool', { concurrency: true, timeout: 120_00
     const cluster = await startCluster();
     t.after(() => cluster.close());
     const spool = cluster.url;
-    const a = await member(cluster, spool, 'a', [], 100);
+    const a = await member(cluster, spool, 'a', ['--concurrency', '100'], 100);
     t.after(() => a.close());
     const client = await a.daemon.connect();
     t.after(() => client.close());

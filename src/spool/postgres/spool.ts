@@ -70,6 +70,8 @@ export class PostgresSpool implements Spool {
   private readonly workListeners: Array<() => void> = [];
   /** About how many tokens the whole spool holds (census(), plus what this daemon added since). */
   private held = 0;
+  /** Claims on their way: renew() leaves unknown leases alone meanwhile. */
+  private claiming = 0;
   /** About how many finished statuses it keeps (counted at each prune, plus what this daemon finished since). */
   private statusCount = 0;
 
@@ -280,6 +282,15 @@ export class PostgresSpool implements Spool {
   }
 
   private async claimNow(app: string, limit: number, now: number): Promise<Delivery[]> {
+    this.claiming++;
+    try {
+      return await this.claimRows(app, limit, now);
+    } finally {
+      this.claiming--;
+    }
+  }
+
+  private async claimRows(app: string, limit: number, now: number): Promise<Delivery[]> {
     const id = this.appIds.get(app) ?? (await this.knownAppId(app));
     if (limit <= 0 || id === undefined) return [];
     const { rows } = await this.pool.query<{ row: string; message: string; token: string; attempts: number; due_at: string }>(
@@ -367,10 +378,11 @@ export class PostgresSpool implements Spool {
     const finals = [...settled.values()].filter(({ settlement }) => settlement.result !== 'retry');
     const retries = [...settled.values()].filter(({ settlement }) => settlement.result === 'retry');
     await this.transaction(async (client) => {
-      // Only what this daemon still holds: a lease that ran out (another daemon has the token now) settles nothing.
+      // What this daemon still holds, or what nobody holds since its lease ran out: the outcome
+      // stands. A token another daemon has claimed meanwhile settles nothing here; it goes once more.
       const kept = new Set<string>();
       if (finals.length > 0) {
-        const deleted = await client.query<{ row: string }>('DELETE FROM gocm.tokens WHERE row = ANY($1::bigint[]) AND lease_owner = $2 RETURNING row', [
+        const deleted = await client.query<{ row: string }>('DELETE FROM gocm.tokens WHERE row = ANY($1::bigint[]) AND (lease_owner = $2 OR lease_owner IS NULL) RETURNING row', [
           finals.map(({ place }) => place.row),
           this.daemonId,
         ]);
@@ -380,7 +392,7 @@ export class PostgresSpool implements Spool {
       if (retries.length > 0) {
         await client.query(
           `UPDATE gocm.tokens t SET attempts = t.attempts + 1, due_at = d.due, lease_owner = NULL, lease_until = NULL
-           FROM unnest($1::bigint[], $2::bigint[]) AS d(row, due) WHERE t.row = d.row AND t.lease_owner = $3`,
+           FROM unnest($1::bigint[], $2::bigint[]) AS d(row, due) WHERE t.row = d.row AND (t.lease_owner = $3 OR t.lease_owner IS NULL)`,
           [retries.map(({ place }) => place.row), retries.map(({ settlement }) => (settlement.result === 'retry' ? settlement.dueAt : now)), this.daemonId],
         );
         await client.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, 'retry']);
@@ -571,10 +583,25 @@ export class PostgresSpool implements Spool {
   }
 
   /** Push the leases of what this daemon has in flight a lease further on. */
+  /**
+   * Push the leases of what this daemon has in flight a lease further on, and
+   * give back at once any lease it holds without knowing: a claim whose
+   * answer was lost with its connection committed all the same.
+   */
   private async renew(): Promise<void> {
-    if (this.inflight.size === 0 || this.closing) return;
+    if (this.closing) return;
     const now = this.clock.now();
-    await this.pool.query('UPDATE gocm.tokens SET lease_until = $2 WHERE lease_owner = $1 AND lease_until IS NOT NULL', [this.daemonId, now + this.options.leaseMs]);
+    const known = [...this.inflight.places()].map((place) => place.row);
+    if (known.length > 0) {
+      await this.pool.query('UPDATE gocm.tokens SET lease_until = $3 WHERE lease_owner = $1 AND row = ANY($2::bigint[])', [this.daemonId, known, now + this.options.leaseMs]);
+    }
+    // Not while a claim is on its way: its rows are not known yet.
+    if (this.claiming > 0) return;
+    const orphans = await this.pool.query('UPDATE gocm.tokens SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND NOT (row = ANY($2::bigint[]))', [this.daemonId, known]);
+    if ((orphans.rowCount ?? 0) > 0) {
+      this.log.info({ tokens: orphans.rowCount }, 'claims whose answer was lost went back to the queue');
+      await this.notify('release');
+    }
   }
 
   private async heartbeat(): Promise<void> {
