@@ -1,5 +1,7 @@
 // --rate as a token bucket: at most `rate` tokens a second on average, in
-// bursts of at most one second's worth. Time comes from the caller. Pure.
+// bursts of at most one second's worth (what an idle second saves up). It
+// starts empty, so a daemon that starts with a backlog sends at the rate, not
+// a second's worth at once. Time comes from the caller. Pure.
 
 export class TokenBucket {
   #level: number;
@@ -9,7 +11,7 @@ export class TokenBucket {
     private readonly rate: number,
     now: number,
   ) {
-    this.#level = rate;
+    this.#level = 0;
     this.#at = now;
   }
 
