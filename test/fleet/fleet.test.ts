@@ -166,4 +166,27 @@ describe('a fleet on one PostgreSQL spool', { concurrency: true, timeout: 120_00
     t.diagnostic(`${during.busy} sends answered busy during the restart; ${refused.length} of them delivered anyway (a COMMIT on the wire)`);
     assert.equal(a.daemon.child.exitCode, null, 'the daemon never exits for it');
   });
+
+  test('PostgreSQL frozen: send answers busy within seconds, ping answers, and all goes on once it thaws', async (t) => {
+    const cluster = await startCluster();
+    t.after(async () => {
+      await cluster.thaw();
+      await cluster.close();
+    });
+    const a = await member(cluster, cluster.url, 'a', ['--concurrency', '100'], 10);
+    t.after(() => a.close());
+    assert.equal((await a.daemon.request({ cmd: 'send', tokens: ['ok-before'], payload: {} })).ok, true);
+    await cluster.freeze();
+    const started = Date.now();
+    const frozen = await a.daemon.request({ cmd: 'send', tokens: ['ok-frozen'], payload: {} });
+    const waited = Date.now() - started;
+    assert.equal((frozen.error as { code: string } | undefined)?.code, 'busy', JSON.stringify(frozen));
+    assert.ok(waited < 15_000, `busy after ${waited} ms`);
+    assert.deepEqual(await a.daemon.request({ cmd: 'ping' }), { ok: true });
+    await cluster.thaw();
+    assert.equal((await a.daemon.request({ cmd: 'send', tokens: ['ok-after'], payload: {} })).ok, true);
+    await until(async () => (await a.daemon.request({ cmd: 'queue' })).pending === 0, 'delivery to resume');
+    assert.ok(a.fake.tokensSeen.has('ok-before') && a.fake.tokensSeen.has('ok-after'));
+    t.diagnostic(`a send during the freeze answered busy after ${waited} ms`);
+  });
 });

@@ -168,19 +168,20 @@ export class PostgresSpool implements Spool {
     }
   }
 
-  /** One transaction on one connection; rolled back on any failure. */
+  /** One transaction on one connection; rolled back on any failure (the connection goes with it). */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
+      client.release();
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // Dropping the connection rolls the transaction back on the server, without one more
+      // round trip a frozen server would make the caller wait another deadline for.
+      client.release(true);
       throw error;
-    } finally {
-      client.release();
     }
   }
 
