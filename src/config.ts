@@ -1,7 +1,7 @@
 // Flags, environment (GOCM_*) and config file → one frozen, validated Config.
 // Every problem here is a ConfigError: gocmd prints one line and exits 2.
 import { readFileSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { availableParallelism, homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { isLoopback } from './addresses.js';
@@ -52,6 +52,8 @@ export interface Config {
   readonly leaseMs: number;
   /** This daemon's name in `fleet` (--name). */
   readonly name: string;
+  /** Delivery threads (--workers); 0: the main thread sends. */
+  readonly workers: number;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
@@ -77,6 +79,11 @@ function wholeNumber(name: string, value: unknown, min: number): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`--${name}: "${String(value)}" is not a whole number ≥ ${min}`);
   return n;
+}
+
+/** The cores but one for delivery, the other for ingest, the spool and the engine; at least one, at most eight. */
+function defaultWorkers(): number {
+  return Math.min(8, Math.max(1, availableParallelism() - 1));
 }
 
 /** "HOST:PORT", "[::1]:PORT" → address. */
@@ -136,6 +143,7 @@ export const OPTIONS = {
   'status-retention': { type: 'string', default: '24h', desc: 'how long status remembers a message after it became final' },
   lease: { type: 'string', default: '30s', desc: "PostgreSQL spool: how long a daemon's claims hold unless renewed" },
   name: { type: 'string', desc: "this daemon's name in fleet (default HOST:PID)" },
+  workers: { type: 'number', desc: 'delivery threads, each with its own connections; 0: the main thread sends (default: the cores but one, at least 1)' },
 } as const satisfies Record<string, Options>;
 
 /** GOCM_MAX_BACKOFF → max-backoff. */
@@ -279,5 +287,6 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     statusRetentionMs: parseDuration('status-retention', args['status-retention']),
     leaseMs: parseDuration('lease', args.lease),
     name: args.name || `${hostname()}:${process.pid}`,
+    workers: args.workers === undefined ? defaultWorkers() : wholeNumber('workers', args.workers, 0),
   });
 }

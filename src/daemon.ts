@@ -8,7 +8,8 @@ import { DeliveryEngine } from './delivery/engine.js';
 import { EventHub } from './events.js';
 import type { Logger } from './log.js';
 import { type AppDirectory, Commands } from './protocol/commands.js';
-import { type Apps, buildApps } from './registry.js';
+import { DeliveryWorkers } from './delivery/workers/pool.js';
+import { type Apps, buildApps, TOKENS_PER_REQUEST } from './registry.js';
 import { Report } from './report.js';
 import { listenFd, listenTcp, listenUnix } from './server/listeners.js';
 import { Server } from './server/server.js';
@@ -26,6 +27,7 @@ interface Parts {
   readonly engine: DeliveryEngine;
   readonly server: Server;
   readonly events: EventHub;
+  readonly workers: DeliveryWorkers | undefined;
 }
 
 export class Daemon {
@@ -36,6 +38,7 @@ export class Daemon {
   private readonly report: Report;
   private readonly engine: DeliveryEngine;
   private readonly server: Server;
+  private readonly workers: DeliveryWorkers | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -44,15 +47,16 @@ export class Daemon {
     /** The apps in force; replaced whole by a good reload. */
     private apps: Apps,
   ) {
-    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server } = parts);
+    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server, workers: this.workers } = parts);
   }
 
   /** Open the spool, make the apps' providers, listen, start delivering. Throws ConfigError on bad setup. */
   static async start(config: Config, log: Logger): Promise<Daemon> {
     const spool = await openSpool(config, log);
     let apps: Apps | undefined;
+    const workers = config.workers > 0 ? new DeliveryWorkers({ size: config.workers, logLevel: config.logLevel, tokensPerRequest: (provider) => TOKENS_PER_REQUEST[provider] }, log) : undefined;
     try {
-      apps = await buildApps(config.apps, config, log);
+      apps = await buildApps(config.apps, config, log, workers);
       const current = apps;
       const report = new Report(spool.recovered);
       const events = new EventHub();
@@ -69,13 +73,14 @@ export class Daemon {
           : [{ name: config.name, host: hostname(), pid: process.pid, started_at: startedAt, seen_at: new Date().toISOString(), inflight: (await spool.counts(undefined, Date.now())).inflight }],
       }));
       const server = new Server(commands, config, log, events);
-      const daemon = new Daemon(config, log, { spool, report, engine, server, events }, apps);
+      const daemon = new Daemon(config, log, { spool, report, engine, server, events, workers }, apps);
       directory = () => daemon.apps.directory;
       await daemon.listen();
       engine.wake(); // recovered work
       return daemon;
     } catch (error) {
       await Promise.all((apps?.runtimes ?? []).map((runtime) => runtime.provider.destroy()));
+      await workers?.stop();
       await spool.close();
       throw error;
     }
@@ -100,7 +105,7 @@ export class Daemon {
     }
     let apps: Apps;
     try {
-      apps = await buildApps(loadAppsFile(config.appsFile, { concurrency: config.concurrency, rate: config.rate, dryRun: config.dryRun }), config, log);
+      apps = await buildApps(loadAppsFile(config.appsFile, { concurrency: config.concurrency, rate: config.rate, dryRun: config.dryRun }), config, log, this.workers);
     } catch (error) {
       log.error({ reason: error instanceof Error ? error.message : String(error) }, 'SIGHUP: the apps file was refused; the apps in force stay');
       return;
@@ -123,7 +128,7 @@ export class Daemon {
       log.info({ tcp: await listenTcp(server.listener(), config.tcp) }, 'listening');
     }
     const apps = Object.fromEntries(this.config.apps.apps.map((app) => [app.name, app.provider]));
-    log.info({ apps, spool: config.spool, recovered: this.spool.recovered }, 'ready');
+    log.info({ apps, spool: config.spool, workers: config.workers, recovered: this.spool.recovered }, 'ready');
     this.notify(notifyReady());
     this.statusTimer = setInterval(() => void this.status().then((text) => this.notify(notifyStatus(text))), STATUS_INTERVAL_MS).unref();
   }
@@ -167,6 +172,7 @@ export class Daemon {
     this.notify(notifyStopping());
     await claimingStopped;
     await Promise.all([this.server.closeConnections(deadline), this.engine.drain(deadline)]);
+    await this.workers?.stop();
     const pending = await this.pending();
     await this.spool.close();
     log.info({ pending }, 'stopped; pending tokens stay in the spool');

@@ -11,6 +11,8 @@ import { createFcmProvider } from './providers/fcm/index.js';
 import { createGcmProvider } from './providers/gcm.js';
 import { fcmDataLimit, type SizeCheck } from './providers/limits.js';
 import type { Provider } from './providers/provider.js';
+import type { SharedLimits } from './delivery/workers/protocol.js';
+import type { DeliveryWorkers } from './delivery/workers/pool.js';
 
 export interface Apps {
   readonly runtimes: readonly AppRuntime[];
@@ -24,33 +26,59 @@ const SIZE_CHECKS: Record<AppConfig['provider'], SizeCheck> = {
   webpush: () => undefined,
 };
 
-function createProvider(app: AppConfig, config: Config, log: Logger): Provider {
+/** Tokens one request may carry, by provider: the engine forms requests before any provider exists in a delivery thread. */
+export const TOKENS_PER_REQUEST: Record<AppConfig['provider'], number> = { fcm: 1, gcm: 1000, apns: 1, webpush: 1 };
+
+/** The provider of one app, as the main thread or a delivery thread builds it. Throws ConfigError. */
+export function createProvider(app: AppConfig, shared: SharedLimits, log: Logger): Provider {
   const child = log.child({ app: app.name });
   // What every provider takes from the flags: its app's entry may not set these.
-  const limits = { requestTimeoutMs: config.requestTimeoutMs, connections: config.connections, concurrency: app.concurrency, dryRun: app.dryRun };
+  const limits = { requestTimeoutMs: shared.requestTimeoutMs, connections: shared.connections, concurrency: app.concurrency, dryRun: app.dryRun };
   switch (app.provider) {
     case 'fcm':
-      return createFcmProvider({ ...limits, endpoint: (app.endpoint ?? config.fcmEndpoint).replace(/\/+$/, ''), credentials: app.credentials, projectId: app.projectId }, child);
+      return createFcmProvider({ ...limits, endpoint: (app.endpoint ?? shared.fcmEndpoint).replace(/\/+$/, ''), credentials: app.credentials, projectId: app.projectId }, child);
     case 'gcm':
-      return createGcmProvider({ ...limits, endpoint: app.endpoint ?? config.gcmEndpoint, apiKey: app.apiKey }, child);
+      return createGcmProvider({ ...limits, endpoint: app.endpoint ?? shared.gcmEndpoint, apiKey: app.apiKey }, child);
     default:
       throw new Error(`provider ${app.provider} is not built yet`);
   }
 }
 
+export function sharedLimits(config: Config, workers: number): SharedLimits {
+  // Each delivery thread opens its own connections: share them out.
+  return {
+    requestTimeoutMs: config.requestTimeoutMs,
+    connections: Math.max(1, Math.ceil(config.connections / Math.max(1, workers))),
+    fcmEndpoint: config.fcmEndpoint,
+    gcmEndpoint: config.gcmEndpoint,
+  };
+}
+
 /**
- * Build every app's provider. Throws ConfigError (naming the app) when one
- * cannot be made; then the providers already made are destroyed.
+ * Build every app's provider: here, or (with `workers`) as a stand-in for the
+ * ones the delivery threads build, after checking here that each can be
+ * made. Throws ConfigError (naming the app) when one cannot be made; then the
+ * providers already made are destroyed.
  */
-export async function buildApps(apps: AppsConfig, config: Config, log: Logger): Promise<Apps> {
+export async function buildApps(apps: AppsConfig, config: Config, log: Logger, workers?: DeliveryWorkers): Promise<Apps> {
   const runtimes: AppRuntime[] = [];
+  const limits = sharedLimits(config, workers?.size ?? 1);
+  // Built here only to be checked, when the threads send: their warnings are the threads' to say.
+  const builder = workers ? log.child({}, { level: 'error' }) : log;
   try {
     for (const app of apps.apps) {
-      runtimes.push({ name: app.name, provider: createProvider(app, config, log), concurrency: app.concurrency, rate: app.rate });
+      const provider = createProvider(app, limits, builder);
+      runtimes.push({ name: app.name, provider, concurrency: app.concurrency, rate: app.rate });
     }
   } catch (error) {
     await Promise.all(runtimes.map((runtime) => runtime.provider.destroy()));
     throw error;
+  }
+  if (workers) {
+    // Every credential checked: the delivery threads build the real ones.
+    await Promise.all(runtimes.map((runtime) => runtime.provider.destroy()));
+    const remote = workers.load(apps.apps, limits);
+    runtimes.splice(0, runtimes.length, ...apps.apps.map((app) => ({ name: app.name, provider: remote(app), concurrency: app.concurrency, rate: app.rate })));
   }
   const checks = new Map(apps.apps.map((app) => [app.name, SIZE_CHECKS[app.provider]]));
   const names = apps.apps.map((app) => app.name);

@@ -38,6 +38,7 @@ const DEFAULTS: Config = {
   statusRetentionMs: 86_400_000,
   leaseMs: 30_000,
   name: 'test',
+  workers: 0,
 };
 
 export function testConfig(overrides: Partial<Config> = {}): Config {

@@ -596,9 +596,14 @@ export class PostgresSpool implements Spool {
     if (known.length > 0) {
       await this.pool.query('UPDATE gocm.tokens SET lease_until = $3 WHERE lease_owner = $1 AND row = ANY($2::bigint[])', [this.daemonId, known, now + this.options.leaseMs]);
     }
-    // Not while a claim is on its way: its rows are not known yet.
+    // Only leases taken well before this look, and never while a claim is on its way (its rows
+    // are not known yet): a claim that commits meanwhile leases its rows until after the cut-off.
     if (this.claiming > 0) return;
-    const orphans = await this.pool.query('UPDATE gocm.tokens SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND NOT (row = ANY($2::bigint[]))', [this.daemonId, known]);
+    const takenBefore = now + this.options.leaseMs - Math.max(1000, this.options.leaseMs / 10);
+    const orphans = await this.pool.query(
+      'UPDATE gocm.tokens SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND lease_until < $3 AND NOT (row = ANY($2::bigint[]))',
+      [this.daemonId, [...this.inflight.places()].map((place) => place.row), takenBefore],
+    );
     if ((orphans.rowCount ?? 0) > 0) {
       this.log.info({ tokens: orphans.rowCount }, 'claims whose answer was lost went back to the queue');
       await this.notify('release');
