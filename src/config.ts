@@ -7,11 +7,9 @@ import yargs, { type Options } from 'yargs';
 import { type AppConfig, type AppsConfig, loadAppsFile, readSecretFile } from './apps.js';
 import { ConfigError } from './errors.js';
 import { errorCode } from './guards.js';
+import { isLoopback, parseTcp, type TcpAddress } from './address.js';
 
-export interface TcpAddress {
-  readonly host: string;
-  readonly port: number;
-}
+export { isLoopback, parseTcp, type TcpAddress };
 
 export interface Config {
   /** Unix socket path; undefined when systemd hands us our sockets. */
@@ -72,18 +70,6 @@ function wholeNumber(name: string, value: unknown, min: number): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`--${name}: "${String(value)}" is not a whole number ≥ ${min}`);
   return n;
-}
-
-/** "HOST:PORT", "[::1]:PORT" → address. */
-export function parseTcp(value: string): TcpAddress {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new ConfigError(`--tcp: "${value}" is not HOST:PORT (e.g. 127.0.0.1:7070 or [::1]:7070)`);
-  return { host: (match[1] ?? match[2]) as string, port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function defaultSpool(env: NodeJS.ProcessEnv): string {
