@@ -8,6 +8,7 @@ import { type AppConfig, type AppsConfig, loadAppsFile, readSecretFile } from '.
 import { ConfigError } from './errors.js';
 import { errorCode } from './guards.js';
 import { isLoopback, parseTcp, type TcpAddress } from './address.js';
+import { checkGocmHost, takeGocmFlags } from './gocm-flags.js';
 
 export { isLoopback, parseTcp, type TcpAddress };
 
@@ -17,6 +18,10 @@ export interface Config {
   readonly socketMode: number;
   readonly tcp: TcpAddress | undefined;
   readonly tcpAllowRemote: boolean;
+  /** GoCM's HTTP API (--http, or GoCM's -host/-port); undefined: off unless systemd passes a socket named `http`. */
+  readonly http: TcpAddress | undefined;
+  /** HTTP API: the headers of a request must arrive within this, the whole request within twice it. */
+  readonly httpTimeoutMs: number;
   readonly maxLineBytes: number;
   readonly maxConnections: number;
   /** 0: never. */
@@ -94,7 +99,9 @@ export const OPTIONS = {
   socket: { type: 'string', default: '/run/gocm.sock', desc: 'Unix socket to listen on' },
   'socket-mode': { type: 'string', default: '0660', desc: 'permissions of the socket file (octal)' },
   tcp: { type: 'string', desc: 'also listen on HOST:PORT (loopback only unless --tcp-allow-remote)' },
-  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp on a non-loopback address' },
+  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp, --http on a non-loopback address' },
+  http: { type: 'string', desc: "serve GoCM's HTTP API (/gcm/send, /gcm/report…) on HOST:PORT (loopback only unless --tcp-allow-remote)" },
+  'http-timeout': { type: 'string', default: '10s', desc: 'HTTP API: headers must arrive within this, a whole request within twice it' },
   'max-line-bytes': { type: 'number', default: 1_048_576, desc: 'longest request line accepted' },
   'max-connections': { type: 'number', default: 1024, desc: 'client connections served at once' },
   'idle-timeout': { type: 'string', default: '0', desc: 'close connections silent this long (0: never)' },
@@ -173,8 +180,10 @@ function parser(argv: readonly string[]) {
 }
 
 /** Parse and validate; throws ConfigError. Prints help and returns undefined for --help. */
-export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Config | undefined> {
+export async function loadConfig(gocmArgv: readonly string[], env: NodeJS.ProcessEnv): Promise<Config | undefined> {
   checkEnvironment(env);
+  const gocm = takeGocmFlags(gocmArgv);
+  const argv = gocm.argv;
   // --help and --version print and end the run; yargs must not exit the process for us.
   if (argv.includes('--help') || argv.includes('-h')) {
     await parser(argv).exitProcess(false).parseAsync();
@@ -192,6 +201,11 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const tcp = args.tcp ? parseTcp(args.tcp) : undefined;
   if (tcp && !isLoopback(tcp.host) && !args['tcp-allow-remote']) {
     throw new ConfigError(`--tcp: ${tcp.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
+  }
+  if (gocm.http) checkGocmHost(gocm.http, args['tcp-allow-remote']);
+  const http = gocm.http ?? (args.http ? parseTcp(args.http, '--http') : undefined);
+  if (http && !isLoopback(http.host) && !args['tcp-allow-remote']) {
+    throw new ConfigError(`--http: ${http.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
   }
   for (const flag of ['fcm-endpoint', 'gcm-endpoint'] as const) {
     let url: URL;
@@ -236,6 +250,8 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     socketMode,
     tcp,
     tcpAllowRemote: args['tcp-allow-remote'],
+    http,
+    httpTimeoutMs: parseDuration('http-timeout', args['http-timeout']),
     maxLineBytes: wholeNumber('max-line-bytes', args['max-line-bytes'], 64),
     maxConnections: wholeNumber('max-connections', args['max-connections'], 1),
     idleTimeoutMs: parseDuration('idle-timeout', args['idle-timeout'], true),

@@ -17,6 +17,8 @@ export function testConfig(fields: Partial<Config> & Pick<Config, 'credentials' 
     socketMode: 0o660,
     tcp: undefined,
     tcpAllowRemote: false,
+    http: undefined,
+    httpTimeoutMs: 10_000,
     maxLineBytes: 1_048_576,
     maxConnections: 16,
     idleTimeoutMs: 0,
