@@ -5,6 +5,7 @@ import { loadAppsFile } from './apps.js';
 import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { EventHub } from './events.js';
+import { HttpApi } from './http/server.js';
 import type { Logger } from './log.js';
 import { type AppDirectory, Commands } from './protocol/commands.js';
 import { type Apps, buildApps } from './registry.js';
@@ -25,6 +26,7 @@ interface Parts {
   readonly engine: DeliveryEngine;
   readonly server: Server;
   readonly events: EventHub;
+  readonly commands: Commands;
 }
 
 export class Daemon {
@@ -35,6 +37,9 @@ export class Daemon {
   private readonly report: Report;
   private readonly engine: DeliveryEngine;
   private readonly server: Server;
+  private readonly commands: Commands;
+  /** GoCM's HTTP API, when --http or a socket named `http` asks for it. */
+  private http: HttpApi | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -43,7 +48,7 @@ export class Daemon {
     /** The apps in force; replaced whole by a good reload. */
     private apps: Apps,
   ) {
-    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server } = parts);
+    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server, commands: this.commands } = parts);
   }
 
   /** Open the spool, make the apps' providers, listen, start delivering. Throws ConfigError on bad setup. */
@@ -60,7 +65,7 @@ export class Daemon {
       let directory: () => AppDirectory = () => current.directory;
       const commands = new Commands({ spool, report, apps: () => directory(), pausedUntil: (app) => engine.pausedUntil(app), onAccepted: () => engine.wake(), log });
       const server = new Server(commands, config, log, events);
-      const daemon = new Daemon(config, log, { spool, report, engine, server, events }, apps);
+      const daemon = new Daemon(config, log, { spool, report, engine, server, events, commands }, apps);
       directory = () => daemon.apps.directory;
       await daemon.listen();
       engine.wake(); // recovered work
@@ -103,7 +108,9 @@ export class Daemon {
 
   private async listen(): Promise<void> {
     const { config, server, log } = this;
-    const inherited = inheritedListeners();
+    // A socket systemd names `http` (FileDescriptorName=http) carries GoCM's HTTP API; the others the line protocol.
+    const all = inheritedListeners();
+    const inherited = all.filter((listener) => listener.name !== 'http');
     if (inherited.length > 0) {
       for (const { fd, kind } of inherited) await listenFd(server.listener(), fd).then(() => log.info({ fd, kind }, 'serving a socket from systemd'));
     } else {
@@ -113,10 +120,20 @@ export class Daemon {
     if (config.tcp && inherited.length === 0) {
       log.info({ tcp: await listenTcp(server.listener(), config.tcp) }, 'listening');
     }
+    await this.listenHttp(all.filter((listener) => listener.name === 'http').map((listener) => listener.fd));
     const apps = Object.fromEntries(this.config.apps.apps.map((app) => [app.name, app.provider]));
     log.info({ apps, spool: config.spool, recovered: this.spool.recovered }, 'ready');
     this.notify(notifyReady());
     this.statusTimer = setInterval(() => void this.status().then((text) => this.notify(notifyStatus(text))), STATUS_INTERVAL_MS).unref();
+  }
+
+  /** GoCM's API on the sockets systemd named `http`, else on --http (the daemon's own, as --tcp is). */
+  private async listenHttp(fds: readonly number[]): Promise<void> {
+    const { config, log } = this;
+    if (fds.length === 0 && !config.http) return;
+    const http = (this.http = new HttpApi(this.commands, config, log));
+    for (const fd of fds) await http.listenFd(fd).then(() => log.info({ fd, kind: 'http' }, 'serving a socket from systemd'));
+    if (fds.length === 0 && config.http) log.info({ http: await http.listen(config.http) }, 'listening');
   }
 
   private async status(): Promise<string> {
@@ -153,11 +170,12 @@ export class Daemon {
     const deadline = Date.now() + config.drainTimeoutMs;
     const claimingStopped = this.engine.stopClaiming();
     this.server.closeListeners();
+    this.http?.close();
     log.info({ inflight: this.engine.requestsInFlight, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
     clearInterval(this.statusTimer);
     this.notify(notifyStopping());
     await claimingStopped;
-    await Promise.all([this.server.closeConnections(deadline), this.engine.drain(deadline)]);
+    await Promise.all([this.server.closeConnections(deadline), this.http?.drain(deadline), this.engine.drain(deadline)]);
     const pending = await this.pending();
     await this.spool.close();
     log.info({ pending }, 'stopped; pending tokens stay in the spool');
