@@ -169,6 +169,10 @@ function parser(argv: readonly string[]) {
       }
     })
     .options(OPTIONS)
+    .epilogue(
+      "GoCM's flags are taken as GoCM took them: -apikey KEY (the legacy key), -host ADDR (or -ipaddress), -port PORT " +
+        "serve GoCM's HTTP API, at 127.0.0.1:5601 unless they say otherwise.",
+    )
     .strict()
     .version(false)
     .help()

@@ -4,10 +4,18 @@
 // costs bandwidth, never memory.
 import type { IncomingMessage } from 'node:http';
 
+/** The client closed its connection before the end of its body: there is no one left to answer. */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client went away before the end of its request');
+    this.name = 'ClientGone';
+  }
+}
+
 /** Stands for a body over the limit. */
 export const TOO_LARGE: unique symbol = Symbol('body too large');
 
-/** The body, or TOO_LARGE; rejects when the client goes away before its end. */
+/** The body, or TOO_LARGE; rejects with ClientGone when the client goes away before its end. */
 export function readBody(request: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
   // A declared length over the limit is refused before a byte of it is read.
   if (Number(request.headers['content-length']) > limit) return Promise.resolve(TOO_LARGE);
@@ -30,7 +38,7 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
     };
     const onGone = (): void => {
       stop();
-      reject(new Error('the client went away before the end of its request'));
+      reject(new ClientGone());
     };
     const stop = (): void => {
       request.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone);

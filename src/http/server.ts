@@ -6,6 +6,7 @@ import type { TcpAddress } from '../address.js';
 import type { Logger } from '../log.js';
 import type { Commands } from '../protocol/commands.js';
 import { listenFd, listenTcp } from '../server/listeners.js';
+import { ClientGone } from './body.js';
 import { type Endpoint, endpoints } from './endpoints.js';
 import { errorAnswer, type HttpAnswer } from './replies.js';
 
@@ -28,7 +29,11 @@ export class HttpApi {
   private stopping = false;
   private closed: Promise<void> | undefined;
 
-  constructor(commands: Commands, options: HttpOptions, log: Logger) {
+  constructor(
+    commands: Commands,
+    options: HttpOptions,
+    private readonly log: Logger,
+  ) {
     const timeout = options.httpTimeoutMs;
     this.server = createServer(
       {
@@ -61,8 +66,11 @@ export class HttpApi {
   private serve(request: IncomingMessage, response: ServerResponse): void {
     this.answer(request).then(
       (answer) => this.write(response, answer),
-      // The client went away mid-body, or a bug: nothing can be said to it any more.
-      () => response.destroy(),
+      (error: unknown) => {
+        if (error instanceof ClientGone) return void response.destroy();
+        this.log.error({ err: error }, 'HTTP request failed');
+        this.write(response, errorAnswer('internal', 'internal error; nothing was accepted (see the daemon log)'));
+      },
     );
   }
 
@@ -78,7 +86,7 @@ export class HttpApi {
   }
 
   private write(response: ServerResponse, answer: HttpAnswer): void {
-    if (response.destroyed) return;
+    if (response.destroyed || response.headersSent) return;
     // While stopping, each answer is the connection's last.
     if (this.stopping) response.shouldKeepAlive = false;
     response.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
