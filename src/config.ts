@@ -4,15 +4,13 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Options } from 'yargs';
-import { isLoopback } from './addresses.js';
 import { type AppConfig, type AppsConfig, loadAppsFile, readSecretFile } from './apps.js';
 import { ConfigError } from './errors.js';
 import { errorCode } from './guards.js';
+import { isLoopback, parseTcp, type TcpAddress } from './addresses.js';
+import { checkGocmHost, takeGocmFlags } from './gocm-flags.js';
 
-export interface TcpAddress {
-  readonly host: string;
-  readonly port: number;
-}
+export { isLoopback, parseTcp, type TcpAddress };
 
 export interface Config {
   /** Unix socket path; undefined when systemd hands us our sockets. */
@@ -20,6 +18,10 @@ export interface Config {
   readonly socketMode: number;
   readonly tcp: TcpAddress | undefined;
   readonly tcpAllowRemote: boolean;
+  /** GoCM's HTTP API (--http, or GoCM's -host/-port); undefined: off unless systemd passes a socket named `http`. */
+  readonly http: TcpAddress | undefined;
+  /** HTTP API: the headers of a request must arrive within this, the whole request within twice it. */
+  readonly httpTimeoutMs: number;
   readonly maxLineBytes: number;
   readonly maxConnections: number;
   /** 0: never. */
@@ -86,14 +88,6 @@ function defaultWorkers(): number {
   return Math.min(8, Math.max(1, availableParallelism() - 1));
 }
 
-/** "HOST:PORT", "[::1]:PORT" → address. */
-export function parseTcp(value: string): TcpAddress {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new ConfigError(`--tcp: "${value}" is not HOST:PORT (e.g. 127.0.0.1:7070 or [::1]:7070)`);
-  return { host: (match[1] ?? match[2]) as string, port };
-}
-
 function defaultSpool(env: NodeJS.ProcessEnv): string {
   if (env.STATE_DIRECTORY) return join(env.STATE_DIRECTORY.split(':')[0] as string, 'spool.db');
   const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
@@ -116,7 +110,9 @@ export const OPTIONS = {
   socket: { type: 'string', default: '/run/gocm.sock', desc: 'Unix socket to listen on' },
   'socket-mode': { type: 'string', default: '0660', desc: 'permissions of the socket file (octal)' },
   tcp: { type: 'string', desc: 'also listen on HOST:PORT (loopback only unless --tcp-allow-remote)' },
-  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp on a non-loopback address' },
+  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp, --http on a non-loopback address' },
+  http: { type: 'string', desc: "serve GoCM's HTTP API (/gcm/send, /gcm/report…) on HOST:PORT (loopback only unless --tcp-allow-remote)" },
+  'http-timeout': { type: 'string', default: '10s', desc: 'HTTP API: headers must arrive within this, a whole request within twice it' },
   'max-line-bytes': { type: 'number', default: 1_048_576, desc: 'longest request line accepted' },
   'max-connections': { type: 'number', default: 1024, desc: 'client connections served at once' },
   'idle-timeout': { type: 'string', default: '0', desc: 'close connections silent this long (0: never)' },
@@ -187,6 +183,10 @@ function parser(argv: readonly string[]) {
       }
     })
     .options(OPTIONS)
+    .epilogue(
+      "GoCM's flags are taken as GoCM took them: -apikey KEY (the legacy key), -host ADDR (or -ipaddress), -port PORT " +
+        "serve GoCM's HTTP API, at 127.0.0.1:5601 unless they say otherwise.",
+    )
     .strict()
     .version(false)
     .help()
@@ -198,8 +198,10 @@ function parser(argv: readonly string[]) {
 }
 
 /** Parse and validate; throws ConfigError. Prints help and returns undefined for --help. */
-export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Config | undefined> {
+export async function loadConfig(gocmArgv: readonly string[], env: NodeJS.ProcessEnv): Promise<Config | undefined> {
   checkEnvironment(env);
+  const gocm = takeGocmFlags(gocmArgv);
+  const argv = gocm.argv;
   // --help and --version print and end the run; yargs must not exit the process for us.
   if (argv.includes('--help') || argv.includes('-h')) {
     await parser(argv).exitProcess(false).parseAsync();
@@ -217,6 +219,11 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const tcp = args.tcp ? parseTcp(args.tcp) : undefined;
   if (tcp && !isLoopback(tcp.host) && !args['tcp-allow-remote']) {
     throw new ConfigError(`--tcp: ${tcp.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
+  }
+  if (gocm.http) checkGocmHost(gocm.http, args['tcp-allow-remote']);
+  const http = gocm.http ?? (args.http ? parseTcp(args.http, '--http') : undefined);
+  if (http && !isLoopback(http.host) && !args['tcp-allow-remote']) {
+    throw new ConfigError(`--http: ${http.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
   }
   for (const flag of ['fcm-endpoint', 'gcm-endpoint'] as const) {
     let url: URL;
@@ -261,6 +268,8 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     socketMode,
     tcp,
     tcpAllowRemote: args['tcp-allow-remote'],
+    http,
+    httpTimeoutMs: parseDuration('http-timeout', args['http-timeout']),
     maxLineBytes: wholeNumber('max-line-bytes', args['max-line-bytes'], 64),
     maxConnections: wholeNumber('max-connections', args['max-connections'], 1),
     idleTimeoutMs: parseDuration('idle-timeout', args['idle-timeout'], true),

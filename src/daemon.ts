@@ -6,6 +6,7 @@ import { loadAppsFile } from './apps.js';
 import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { EventHub } from './events.js';
+import { HttpApi } from './http/server.js';
 import type { Logger } from './log.js';
 import { type AppDirectory, Commands } from './protocol/commands.js';
 import { DeliveryWorkers } from './delivery/workers/pool.js';
@@ -28,6 +29,7 @@ interface Parts {
   readonly server: Server;
   readonly events: EventHub;
   readonly workers: DeliveryWorkers | undefined;
+  readonly commands: Commands;
 }
 
 export class Daemon {
@@ -39,6 +41,9 @@ export class Daemon {
   private readonly engine: DeliveryEngine;
   private readonly server: Server;
   private readonly workers: DeliveryWorkers | undefined;
+  private readonly commands: Commands;
+  /** GoCM's HTTP API, when --http or a socket named `http` asks for it. */
+  private http: HttpApi | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -47,7 +52,7 @@ export class Daemon {
     /** The apps in force; replaced whole by a good reload. */
     private apps: Apps,
   ) {
-    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server, workers: this.workers } = parts);
+    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server, workers: this.workers, commands: this.commands } = parts);
   }
 
   /** Open the spool, make the apps' providers, listen, start delivering. Throws ConfigError on bad setup. */
@@ -73,7 +78,7 @@ export class Daemon {
           : [{ name: config.name, host: hostname(), pid: process.pid, started_at: startedAt, seen_at: new Date().toISOString(), inflight: (await spool.counts(undefined, Date.now())).inflight }],
       }));
       const server = new Server(commands, config, log, events);
-      const daemon = new Daemon(config, log, { spool, report, engine, server, events, workers }, apps);
+      const daemon = new Daemon(config, log, { spool, report, engine, server, events, workers, commands }, apps);
       directory = () => daemon.apps.directory;
       await daemon.listen();
       engine.wake(); // recovered work
@@ -117,7 +122,9 @@ export class Daemon {
 
   private async listen(): Promise<void> {
     const { config, server, log } = this;
-    const inherited = inheritedListeners();
+    // A socket systemd names `http` (FileDescriptorName=http) carries GoCM's HTTP API; the others the line protocol.
+    const all = inheritedListeners();
+    const inherited = all.filter((listener) => listener.name !== 'http');
     if (inherited.length > 0) {
       for (const { fd, kind } of inherited) await listenFd(server.listener(), fd).then(() => log.info({ fd, kind }, 'serving a socket from systemd'));
     } else {
@@ -127,10 +134,20 @@ export class Daemon {
     if (config.tcp && inherited.length === 0) {
       log.info({ tcp: await listenTcp(server.listener(), config.tcp) }, 'listening');
     }
+    await this.listenHttp(all.filter((listener) => listener.name === 'http').map((listener) => listener.fd));
     const apps = Object.fromEntries(this.config.apps.apps.map((app) => [app.name, app.provider]));
     log.info({ apps, spool: config.spool, workers: config.workers, recovered: this.spool.recovered }, 'ready');
     this.notify(notifyReady());
     this.statusTimer = setInterval(() => void this.status().then((text) => this.notify(notifyStatus(text))), STATUS_INTERVAL_MS).unref();
+  }
+
+  /** GoCM's API on the sockets systemd named `http`, else on --http (the daemon's own, as --tcp is). */
+  private async listenHttp(fds: readonly number[]): Promise<void> {
+    const { config, log } = this;
+    if (fds.length === 0 && !config.http) return;
+    const http = (this.http = new HttpApi(this.commands, config, log));
+    for (const fd of fds) await http.listenFd(fd).then(() => log.info({ fd, kind: 'http' }, 'serving a socket from systemd'));
+    if (fds.length === 0 && config.http) log.info({ http: await http.listen(config.http) }, 'listening');
   }
 
   private async status(): Promise<string> {
@@ -167,11 +184,12 @@ export class Daemon {
     const deadline = Date.now() + config.drainTimeoutMs;
     const claimingStopped = this.engine.stopClaiming();
     this.server.closeListeners();
+    this.http?.close();
     log.info({ inflight: this.engine.requestsInFlight, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
     clearInterval(this.statusTimer);
     this.notify(notifyStopping());
     await claimingStopped;
-    await Promise.all([this.server.closeConnections(deadline), this.engine.drain(deadline)]);
+    await Promise.all([this.server.closeConnections(deadline), this.http?.drain(deadline), this.engine.drain(deadline)]);
     await this.workers?.stop();
     const pending = await this.pending();
     await this.spool.close();

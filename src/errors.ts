@@ -5,12 +5,12 @@ export const ERROR_CODES = {
   bad_json: 'the line is not a JSON object',
   bad_request: 'the command is missing a field or has one of the wrong type',
   unknown_command: 'the "cmd" field names no command',
-  line_too_long: 'the line is longer than --max-line-bytes; it was skipped',
+  line_too_long: 'the line (an HTTP body) is longer than --max-line-bytes; it was skipped',
   payload_too_large: "the data payload is over FCM's 4096-byte limit",
   busy: 'the spool cannot take it now (full, locked or unwritable); nothing was accepted: try again later',
   shutting_down: 'the daemon is stopping; this line was not processed',
   internal: 'an unexpected error in the daemon; nothing was accepted',
-  not_found: 'status: no such message, or it became final longer ago than --status-retention',
+  not_found: 'status: no such message, or it became final longer ago than --status-retention; HTTP: no such endpoint',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

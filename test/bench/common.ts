@@ -159,6 +159,17 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU time (seconds) of this process' children that have exited and been
+ * reaped (cutime + cstime of stat(5)): how a child that is gone before it
+ * can be watched (wrk) is still measured.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 /** Busy CPU time (seconds) of the whole machine so far, from /proc/stat: everything but idle and iowait. */
 export function machineBusySeconds(): number {
   const fields = (/^cpu\s+(.+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? '').split(/\s+/).map(Number);

@@ -1,9 +1,10 @@
 // gocmd under systemd-socket-activate, which hands it a listening socket as systemd does:
 // it answers there, tells NOTIFY_SOCKET it is ready, and leaves the socket file (systemd's)
-// in place when it stops.
+// in place when it stops; a socket named `http` carries GoCM's HTTP API.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ask, exited, Lines, notifyReceiver, REPO, requireTools, scratch, stop } from './tools.js';
@@ -40,6 +41,33 @@ describe('gocmd started by socket activation', () => {
     } finally {
       await stop(activator);
       await stop(notify.child);
+    }
+  });
+
+  test('a socket named http (FileDescriptorName=http) serves GoCM\'s HTTP API, the other the line protocol', async () => {
+    const line = join(temp.dir, 'line.sock');
+    const http = join(temp.dir, 'http.sock');
+    const daemonArgs = ['--provider', 'gcm', '--apikey', 'x', '--gcm-endpoint', 'http://127.0.0.1:9', '--spool', ':memory:', '--socket', join(temp.dir, 'own2.sock')];
+    const activator = spawn('systemd-socket-activate', ['-l', line, '-l', http, '--fdname=gocm:http', process.execPath, GOCMD, ...daemonArgs], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const lines = new Lines(activator.stderr);
+      await lines.find((text) => text.startsWith(`Listening on ${http} `));
+      const answer = await new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
+        const sent = request({ socketPath: http, path: '/gcm/report/notregistered' }, (response) => {
+          let body = '';
+          response.setEncoding('utf8').on('data', (text: string) => (body += text));
+          response.on('end', () => resolve({ status: response.statusCode, body }));
+        });
+        sent.on('error', reject).end();
+      });
+      assert.deepEqual(answer, { status: 200, body: '{"tokens":[]}\n' });
+      assert.equal(await ask(line, '{"cmd":"ping","id":2}'), '{"ok":true,"id":2}');
+      activator.kill('SIGTERM');
+      assert.equal(await exited(activator), 0);
+    } finally {
+      await stop(activator);
     }
   });
 });

@@ -12,6 +12,8 @@ const DEFAULTS: Config = {
   socketMode: 0o660,
   tcp: undefined,
   tcpAllowRemote: false,
+  http: undefined,
+  httpTimeoutMs: 10_000,
   maxLineBytes: 1_048_576,
   maxConnections: 1024,
   idleTimeoutMs: 0,
