@@ -8,8 +8,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type DaemonProcess, type LineClient, ROOT, tempDir } from '../support/daemon.js';
-import { startGcmDaemon } from '../support/gcm-daemon.js';
+import { type DaemonProcess, type LineClient, ROOT, startDaemon, tempDir } from '../support/daemon.js';
+import { API_KEY, startGcmDaemon } from '../support/gcm-daemon.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { text as readBody } from 'node:stream/consumers';
 import { errorCode as codeOf } from '../../src/guards.js';
 import { errorCode } from '../hostile/checks.js';
 
@@ -48,34 +51,37 @@ describe('the spool under storage faults', { concurrency: true }, () => {
     const dir = tempDir();
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const spool = join(dir, 'spool.db');
-    const requested = firstRequest();
-    const setup = await startGcmDaemon(['--spool', spool, '--retries', '5'], { latencyMs: 1000, onRequest: requested.onRequest }, dir);
-    t.after(() => setup.close());
-    const client = await setup.daemon.connect();
+    // The push service answers nothing until the lock is held: every outcome meets a locked spool.
+    const service = await gatedService();
+    t.after(() => service.close());
+    writeFileSync(join(dir, 'apikey'), API_KEY);
+    const daemon = await startDaemon({ dir, args: ['--spool', spool, '--retries', '5', '--provider', 'gcm', '--apikey-file', join(dir, 'apikey'), '--gcm-endpoint', service.url] });
+    t.after(() => daemon.close());
+    const client = await daemon.connect();
     t.after(() => client.close());
 
     const before = await sendBatch(client, 'before', 20, 100);
     assert.equal(before.busy, 0);
-    // Requests are out when the lock is taken: their outcomes meet a locked spool.
-    await requested.arrived;
+    await service.arrived;
     const holder = spawn(process.execPath, ['--input-type=module', '-e', HOLD_LOCK, spool, '2000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       holder.stdout.once('data', () => resolve());
       holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before it held the lock`)));
     });
+    service.open();
     // A send while the lock is held is refused whole, in well under the 2 s.
     const during = await sendBatch(client, 'during', 1, 10);
     assert.equal(during.busy, 1, 'busy while another process holds the lock');
     assert.equal(await new Promise((resolve) => holder.once('exit', resolve)), 0);
 
     const after = await sendBatch(client, 'after', 5, 100);
-    const report = await setup.daemon.settled();
+    const report = await daemon.settled();
     const accepted = [...before.accepted, ...after.accepted];
     assert.deepEqual([report.pending, report.successes, report.failures], [0, accepted.length, 0]);
-    assertDeliveredOnce(setup.upstream.tokensSeen, accepted);
-    assert.ok(setup.daemon.logs().some((line) => line.msg === 'the spool failed; delivery waits and tries again'), `the lock was met by delivery:\n${setup.daemon.output().slice(-3000)}`);
-    assert.ok(setup.daemon.logs().some((line) => line.msg === 'the spool works again; delivery goes on'));
-    assertAlive(setup.daemon);
+    assertDeliveredOnce(service.tokensSeen, accepted);
+    assert.ok(daemon.logs().some((line) => line.msg === 'the spool failed; delivery waits and tries again'), `the lock was met by delivery:\n${daemon.output().slice(-3000)}`);
+    assert.ok(daemon.logs().some((line) => line.msg === 'the spool works again; delivery goes on'));
+    assertAlive(daemon);
   });
 
   test('the filesystem holding the spool fills up, then space comes back', { timeout: 60_000 }, async (t) => {
@@ -164,6 +170,51 @@ db.exec('BEGIN IMMEDIATE');
 process.stdout.write('locked\\n');
 setTimeout(() => { db.exec('COMMIT'); db.close(); }, Number(process.argv[2]));
 `;
+
+interface GatedService {
+  readonly url: string;
+  readonly tokensSeen: Map<string, number>;
+  /** The first request came. */
+  readonly arrived: Promise<void>;
+  /** Answer what waits, and from now on at once. */
+  open(): void;
+  close(): Promise<void>;
+}
+
+/** A legacy endpoint that delivers every token, but holds its answers until open(). */
+async function gatedService(): Promise<GatedService> {
+  const tokensSeen = new Map<string, number>();
+  const held: Array<() => void> = [];
+  let opened = false;
+  let arrive: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) => (arrive = resolve));
+  const server = createServer((request, response) => {
+    void readBody(request).then((text) => {
+      const tokens = (JSON.parse(text) as { registration_ids: string[] }).registration_ids;
+      for (const token of tokens) tokensSeen.set(token, (tokensSeen.get(token) ?? 0) + 1);
+      const answer = (): void => void response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results: tokens.map((_, i) => ({ message_id: `0:${i}` })) }));
+      arrive();
+      if (opened) answer();
+      else held.push(answer);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/fcm/send`,
+    tokensSeen,
+    arrived,
+    open() {
+      opened = true;
+      for (const answer of held.splice(0)) answer();
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 /** A promise of the fake's first request, and the hook that keeps it. */
 function firstRequest(): { arrived: Promise<void>; onRequest: () => void } {
