@@ -13,12 +13,12 @@
 //
 // pg is the project's dependency; `npm install --no-save postgres` brings the
 // other client back for a run, and a client that is not installed is skipped.
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type PostgresCluster, startCluster } from '../support/postgres.js';
 import { type BenchClient, installedClients, type Opener, versionOf } from './pg-adapters.js';
-import { cpuSecondsOf, describeMachine, hardLimit, machineBusySeconds, note, percentile, printResult, QUICK, quietMachine, round, runScenario } from './common.js';
+import { serverCpuSeconds } from './pg-server.js';
+import { describeMachine, hardLimit, machineBusySeconds, note, percentile, printResult, QUICK, quietMachine, round, runScenario } from './common.js';
 
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' } } });
 const ROUNDS = Number(flags.rounds);
@@ -82,23 +82,6 @@ async function roundTrips(client: BenchClient): Promise<{ p50Ms: number; p99Ms: 
   }
   times.sort();
   return { p50Ms: round(percentile(times, 50), 3), p99Ms: round(percentile(times, 99), 3) };
-}
-
-/** CPU seconds the server used so far: its live processes, and the exited ones the postmaster reaped. */
-function serverCpuSeconds(cluster: PostgresCluster): number {
-  let seconds = 0;
-  for (const pid of cluster.processes()) {
-    try {
-      seconds += cpuSecondsOf(pid);
-    } catch {
-      // exited meanwhile: counted in the postmaster's children's time once reaped
-    }
-  }
-  if (cluster.pid === undefined) return seconds;
-  const stat = readFileSync(`/proc/${cluster.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // cutime and cstime, fields 16 and 17 of stat(5): the reaped children's CPU, in clock ticks.
-  return seconds + (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 /** Cores that processes other than ours and the server's kept busy while `body` ran. */

@@ -1,10 +1,16 @@
-// An upstream that accepts connections and never answers: with --concurrency 1
-// one request hangs there for the whole run, so that delivery costs nothing
-// while acknowledgements are measured (see ingest.ts for why not a fake that
-// answers, nor a closed port).
+// A push service that accepts connections and never answers: with
+// --concurrency 1 a daemon keeps one request hanging there for the whole
+// run, so that delivery costs nothing while sends are measured (ingest.ts,
+// fleet.ts) or while a spool is filled for a later delivery run.
 import { createServer, type Server, type Socket } from 'node:net';
 
-export async function startSilentUpstream(): Promise<{ url: string; server: Server }> {
+export interface SilentUpstream {
+  /** A legacy (gcm) send URL on it. */
+  readonly url: string;
+  readonly server: Server;
+}
+
+export async function startSilentUpstream(): Promise<SilentUpstream> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
