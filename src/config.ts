@@ -19,6 +19,8 @@ export interface Config {
   readonly socketMode: number;
   readonly tcp: TcpAddress | undefined;
   readonly tcpAllowRemote: boolean;
+  /** --metrics: where GET /metrics and GET /healthz are served; undefined: nowhere (unless systemd passes a socket named `metrics`). */
+  readonly metrics: TcpAddress | undefined;
   readonly maxLineBytes: number;
   readonly maxConnections: number;
   /** 0: never. */
@@ -74,16 +76,24 @@ function wholeNumber(name: string, value: unknown, min: number): number {
   return n;
 }
 
-/** "HOST:PORT", "[::1]:PORT" → address. */
-export function parseTcp(value: string): TcpAddress {
+/** "HOST:PORT", "[::1]:PORT" → address; `flag` names the option in the error. */
+export function parseTcp(value: string, flag = 'tcp'): TcpAddress {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new ConfigError(`--tcp: "${value}" is not HOST:PORT (e.g. 127.0.0.1:7070 or [::1]:7070)`);
+  if (!match || port > 65535) throw new ConfigError(`--${flag}: "${value}" is not HOST:PORT (e.g. 127.0.0.1:7070 or [::1]:7070)`);
   return { host: (match[1] ?? match[2]) as string, port };
 }
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** A TCP address to listen on: loopback only unless --tcp-allow-remote (anyone who can reach it could use it). */
+function listenAddress(flag: 'tcp' | 'metrics', value: string | undefined, allowRemote: boolean): TcpAddress | undefined {
+  if (!value) return undefined;
+  const address = parseTcp(value, flag);
+  if (!isLoopback(address.host) && !allowRemote) throw new ConfigError(`--${flag}: ${address.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
+  return address;
 }
 
 function defaultSpool(env: NodeJS.ProcessEnv): string {
@@ -108,7 +118,8 @@ export const OPTIONS = {
   socket: { type: 'string', default: '/run/gocm.sock', desc: 'Unix socket to listen on' },
   'socket-mode': { type: 'string', default: '0660', desc: 'permissions of the socket file (octal)' },
   tcp: { type: 'string', desc: 'also listen on HOST:PORT (loopback only unless --tcp-allow-remote)' },
-  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp on a non-loopback address' },
+  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp and --metrics on a non-loopback address' },
+  metrics: { type: 'string', desc: 'serve GET /metrics (Prometheus) and GET /healthz on HOST:PORT (loopback only unless --tcp-allow-remote)' },
   'max-line-bytes': { type: 'number', default: 1_048_576, desc: 'longest request line accepted' },
   'max-connections': { type: 'number', default: 1024, desc: 'client connections served at once' },
   'idle-timeout': { type: 'string', default: '0', desc: 'close connections silent this long (0: never)' },
@@ -203,10 +214,8 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
 
   const socketMode = Number.parseInt(args['socket-mode'], 8);
   if (!/^0?[0-7]{3}$/.test(args['socket-mode'])) throw new ConfigError(`--socket-mode: "${args['socket-mode']}" is not an octal mode like 0660`);
-  const tcp = args.tcp ? parseTcp(args.tcp) : undefined;
-  if (tcp && !isLoopback(tcp.host) && !args['tcp-allow-remote']) {
-    throw new ConfigError(`--tcp: ${tcp.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
-  }
+  const tcp = listenAddress('tcp', args.tcp, args['tcp-allow-remote']);
+  const metrics = listenAddress('metrics', args.metrics, args['tcp-allow-remote']);
   for (const flag of ['fcm-endpoint', 'gcm-endpoint'] as const) {
     let url: URL;
     try {
@@ -250,6 +259,7 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     socketMode,
     tcp,
     tcpAllowRemote: args['tcp-allow-remote'],
+    metrics,
     maxLineBytes: wholeNumber('max-line-bytes', args['max-line-bytes'], 64),
     maxConnections: wholeNumber('max-connections', args['max-connections'], 1),
     idleTimeoutMs: parseDuration('idle-timeout', args['idle-timeout'], true),

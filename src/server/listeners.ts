@@ -67,13 +67,13 @@ export async function listenUnix(server: Server, path: string, mode: number): Pr
   chmodSync(path, mode);
 }
 
-/** Listen on TCP; resolves with the address bound ("HOST:PORT", the real port when 0 was asked). */
-export async function listenTcp(server: Server, address: TcpAddress): Promise<string> {
+/** Listen on TCP; resolves with the address bound ("HOST:PORT", the real port when 0 was asked). `flag` names the option in errors. */
+export async function listenTcp(server: Server, address: TcpAddress, flag = 'tcp'): Promise<string> {
   try {
     await listening(server, () => server.listen({ port: address.port, host: address.host, backlog: BACKLOG }));
   } catch (error) {
     const code = errorCode(error) ?? 'error';
-    throw new ConfigError(`--tcp: cannot listen on ${address.host}:${address.port}: ${code}`);
+    throw new ConfigError(`--${flag}: cannot listen on ${address.host}:${address.port}: ${code}`);
   }
   const bound = server.address() as AddressInfo;
   return bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;

@@ -12,6 +12,7 @@ const DEFAULTS: Config = {
   socketMode: 0o660,
   tcp: undefined,
   tcpAllowRemote: false,
+  metrics: undefined,
   maxLineBytes: 1_048_576,
   maxConnections: 1024,
   idleTimeoutMs: 0,

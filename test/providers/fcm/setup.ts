@@ -17,6 +17,7 @@ export function testConfig(fields: Partial<Config> & Pick<Config, 'credentials' 
     socketMode: 0o660,
     tcp: undefined,
     tcpAllowRemote: false,
+    metrics: undefined,
     maxLineBytes: 1_048_576,
     maxConnections: 16,
     idleTimeoutMs: 0,
