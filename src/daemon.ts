@@ -2,10 +2,11 @@
 // them, reloads its apps on SIGHUP, and stops in one written order. See
 // SPEC.md "The daemon".
 import { loadAppsFile } from './apps.js';
-import type { Config } from './config.js';
+import type { Config, TcpAddress } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { EventHub } from './events.js';
 import type { Logger } from './log.js';
+import { MetricsEndpoint } from './metrics/endpoint.js';
 import { type AppDirectory, Commands } from './protocol/commands.js';
 import { type Apps, buildApps } from './registry.js';
 import { Report } from './report.js';
@@ -13,7 +14,7 @@ import { listenFd, listenTcp, listenUnix } from './server/listeners.js';
 import { Server } from './server/server.js';
 import { openSpool } from './spool/open.js';
 import type { Spool } from './spool/spool.js';
-import { inheritedListeners, notifyReady, notifyStatus, notifyStopping } from './systemd.js';
+import { type InheritedListener, inheritedListeners, notifyReady, notifyStatus, notifyStopping } from './systemd.js';
 
 /** How often the systemd status line is refreshed. */
 const STATUS_INTERVAL_MS = 5000;
@@ -25,7 +26,11 @@ interface Parts {
   readonly engine: DeliveryEngine;
   readonly server: Server;
   readonly events: EventHub;
+  readonly metrics: MetricsEndpoint | undefined;
 }
+
+/** LISTEN_FDNAMES: the socket systemd passes for /metrics and /healthz (FileDescriptorName=metrics). */
+const METRICS_FD_NAME = 'metrics';
 
 export class Daemon {
   private stopping: Promise<void> | undefined;
@@ -35,6 +40,7 @@ export class Daemon {
   private readonly report: Report;
   private readonly engine: DeliveryEngine;
   private readonly server: Server;
+  private readonly metrics: MetricsEndpoint | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -43,14 +49,16 @@ export class Daemon {
     /** The apps in force; replaced whole by a good reload. */
     private apps: Apps,
   ) {
-    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server } = parts);
+    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server, metrics: this.metrics } = parts);
   }
 
   /** Open the spool, make the apps' providers, listen, start delivering. Throws ConfigError on bad setup. */
   static async start(config: Config, log: Logger): Promise<Daemon> {
     const spool = openSpool(config, log);
     let apps: Apps | undefined;
+    let metrics: MetricsEndpoint | undefined;
     try {
+      const inherited = inheritedListeners();
       apps = await buildApps(config.apps, config, log);
       const current = apps;
       const report = new Report(spool.recovered);
@@ -58,14 +66,22 @@ export class Daemon {
       const engine = new DeliveryEngine({ spool, apps: apps.runtimes, report, log }, config);
       engine.observe({ settled: (batch) => events.settled(batch, Date.now()) });
       let directory: () => AppDirectory = () => current.directory;
-      const commands = new Commands({ spool, report, apps: () => directory(), pausedUntil: (app) => engine.pausedUntil(app), onAccepted: () => engine.wake(), log });
+      // Only when asked for: without it, the accept path reads no clock and the engine has no second observer.
+      if (config.metrics || inherited.some((listener) => listener.name === METRICS_FD_NAME)) {
+        metrics = new MetricsEndpoint({ spool, engine, apps: () => directory().names, log });
+      }
+      const commands = new Commands({
+        spool, report, apps: () => directory(), pausedUntil: (app) => engine.pausedUntil(app), onAccepted: () => engine.wake(), log,
+        ...(metrics && { onAck: metrics.acked }),
+      });
       const server = new Server(commands, config, log, events);
-      const daemon = new Daemon(config, log, { spool, report, engine, server, events }, apps);
+      const daemon = new Daemon(config, log, { spool, report, engine, server, events, metrics }, apps);
       directory = () => daemon.apps.directory;
-      await daemon.listen();
+      await daemon.listen(inherited);
       engine.wake(); // recovered work
       return daemon;
     } catch (error) {
+      await metrics?.close();
       await Promise.all((apps?.runtimes ?? []).map((runtime) => runtime.provider.destroy()));
       await spool.close();
       throw error;
@@ -101,17 +117,25 @@ export class Daemon {
     log.info({ apps: apps.directory.names, default: apps.directory.defaultApp }, 'SIGHUP: apps reloaded');
   }
 
-  private async listen(): Promise<void> {
-    const { config, server, log } = this;
-    const inherited = inheritedListeners();
-    if (inherited.length > 0) {
-      for (const { fd, kind } of inherited) await listenFd(server.listener(), fd).then(() => log.info({ fd, kind }, 'serving a socket from systemd'));
+  private async listen(inherited: readonly InheritedListener[]): Promise<void> {
+    const { config, server, log, metrics } = this;
+    // systemd's sockets replace --socket and --tcp; one named `metrics` replaces --metrics.
+    const protocol = inherited.filter((listener) => listener.name !== METRICS_FD_NAME);
+    const forMetrics = inherited.filter((listener) => listener.name === METRICS_FD_NAME);
+    if (protocol.length > 0) {
+      for (const { fd, kind } of protocol) await listenFd(server.listener(), fd).then(() => log.info({ fd, kind }, 'serving a socket from systemd'));
     } else {
       await listenUnix(server.listener(), config.socket, config.socketMode);
       log.info({ socket: config.socket, mode: config.socketMode.toString(8) }, 'listening');
     }
-    if (config.tcp && inherited.length === 0) {
+    if (config.tcp && protocol.length === 0) {
       log.info({ tcp: await listenTcp(server.listener(), config.tcp) }, 'listening');
+    }
+    if (metrics) {
+      const [passed] = forMetrics;
+      const bound = passed ? await metrics.listenFd(passed.fd) : await metrics.listen(config.metrics as TcpAddress);
+      metrics.health.serving = true;
+      log.info({ metrics: bound, ...(passed && { fd: passed.fd }) }, 'serving /metrics and /healthz');
     }
     const apps = Object.fromEntries(this.config.apps.apps.map((app) => [app.name, app.provider]));
     log.info({ apps, spool: config.spool, recovered: this.spool.recovered }, 'ready');
@@ -153,12 +177,16 @@ export class Daemon {
     const deadline = Date.now() + config.drainTimeoutMs;
     const claimingStopped = this.engine.stopClaiming();
     this.server.closeListeners();
+    // From now on /healthz says 503, so that a balancer or a watchdog looks elsewhere.
+    if (this.metrics) this.metrics.health.serving = false;
     log.info({ inflight: this.engine.requestsInFlight, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
     clearInterval(this.statusTimer);
     this.notify(notifyStopping());
     await claimingStopped;
     await Promise.all([this.server.closeConnections(deadline), this.engine.drain(deadline)]);
     const pending = await this.pending();
+    // Scrapes were still answered while the drain ran; the families read the spool, so they go first.
+    await this.metrics?.close();
     await this.spool.close();
     log.info({ pending }, 'stopped; pending tokens stay in the spool');
   }
