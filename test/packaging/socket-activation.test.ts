@@ -1,11 +1,12 @@
 // gocmd under systemd-socket-activate, which hands it a listening socket as systemd does:
 // it answers there, tells NOTIFY_SOCKET it is ready, and leaves the socket file (systemd's)
-// in place when it stops.
+// in place when it stops. A second socket named `metrics` serves /metrics and /healthz.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { httpGet } from '../support/metrics.js';
 import { ask, exited, Lines, notifyReceiver, REPO, requireTools, scratch, stop } from './tools.js';
 
 const GOCMD = join(REPO, 'dist', 'src', 'cli', 'gocmd.js');
@@ -40,6 +41,29 @@ describe('gocmd started by socket activation', () => {
     } finally {
       await stop(activator);
       await stop(notify.child);
+    }
+  });
+
+  test('a socket named metrics (LISTEN_FDNAMES) serves /healthz and /metrics; the other one the protocol', async () => {
+    const socket = join(temp.dir, 'protocol.sock');
+    const metrics = join(temp.dir, 'metrics.sock');
+    const daemonArgs = ['--provider', 'gcm', '--apikey', 'x', '--gcm-endpoint', 'http://127.0.0.1:9', '--spool', ':memory:', '--socket', join(temp.dir, 'own2.sock')];
+    const activator = spawn('systemd-socket-activate', ['-l', socket, '-l', metrics, '--fdname=gocm:metrics', process.execPath, GOCMD, ...daemonArgs], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const said = new Lines(activator.stderr);
+      await said.find((line) => line.startsWith(`Listening on ${metrics} `));
+      // This first connection starts gocmd, which answers it from the inherited backlog once ready.
+      const health = await httpGet('http://localhost/healthz', { socketPath: metrics });
+      assert.deepEqual([health.status, JSON.parse(health.body)], [200, { ok: true, serving: true, spool: 'writable' }]);
+      const scraped = await httpGet('http://localhost/metrics', { socketPath: metrics });
+      assert.match(scraped.body, /^gocm_accepted_tokens_total\{app="default"\} 0$/m);
+      assert.equal(await ask(socket, '{"cmd":"ping","id":2}'), '{"ok":true,"id":2}');
+      activator.kill('SIGTERM');
+      assert.equal(await exited(activator), 0);
+    } finally {
+      await stop(activator);
     }
   });
 });

@@ -16,6 +16,8 @@ export interface FakeGcmOptions {
   readonly behaviour?: FakeGcmBehaviour;
   /** Called for each request once its body is read, before it is answered. */
   readonly onRequest?: (request: FakeGcmRequest) => void;
+  /** No request is answered before this resolves (tests look at the daemon while requests are out). */
+  readonly hold?: Promise<unknown>;
 }
 
 export interface FakeGcmRequest {
@@ -138,6 +140,7 @@ export async function startFakeGcm(options: FakeGcmOptions = {}): Promise<FakeGc
       return answer(response, 401, '<HTML><HEAD><TITLE>Unauthorized</TITLE></HEAD><BODY>Error 401</BODY></HTML>');
     }
     if (request.method !== 'POST' || !tokens) return answer(response, 400, 'registration_ids: 1 to 1000 strings');
+    if (options.hold) await options.hold;
     if (!options.latencyMs) return respond(response, tokens, seen);
     const timer = setTimeout(() => {
       timers.delete(timer);
