@@ -6,7 +6,7 @@ import type { Config, TcpAddress } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { EventHub } from './events.js';
 import type { Logger } from './log.js';
-import { MetricsEndpoint } from './metrics/endpoint.js';
+import type { MetricsEndpoint } from './metrics/endpoint.js';
 import { type AppDirectory, Commands } from './protocol/commands.js';
 import { type Apps, buildApps } from './registry.js';
 import { Report } from './report.js';
@@ -66,8 +66,10 @@ export class Daemon {
       const engine = new DeliveryEngine({ spool, apps: apps.runtimes, report, log }, config);
       engine.observe({ settled: (batch) => events.settled(batch, Date.now()) });
       let directory: () => AppDirectory = () => current.directory;
-      // Only when asked for: without it, the accept path reads no clock and the engine has no second observer.
+      // Only when asked for: without it, the accept path reads no clock, the engine has no second
+      // observer, and prom-client (about 50 ms to load) is never loaded.
       if (config.metrics || inherited.some((listener) => listener.name === METRICS_FD_NAME)) {
+        const { MetricsEndpoint } = await import('./metrics/endpoint.js');
         metrics = new MetricsEndpoint({ spool, engine, apps: () => directory().names, log });
       }
       const commands = new Commands({
