@@ -3,6 +3,7 @@
 // the processes and directories a scenario made, however it ends.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -272,4 +273,22 @@ export async function startFakeFcmProcess(latencyMs: number): Promise<FakeFcmPro
       return exited;
     },
   };
+}
+
+/**
+ * An upstream (for --gcm-endpoint) that accepts connections and never
+ * answers: with --concurrency 1, delivery costs nothing while sends are measured.
+ */
+export async function startSilentUpstream(): Promise<{ url: string; server: Server }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.on('close', () => sockets.forEach((socket) => socket.destroy()));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/fcm/send`, server };
 }

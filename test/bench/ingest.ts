@@ -12,11 +12,10 @@
 // at once and churn through claims, retries and settlements.
 //
 //   node dist/test/bench/ingest.js [--quick]
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tempDir } from '../support/daemon.js';
-import { busyNote, CpuWatch, hardLimit, launchDaemon, note, percentile, printResult, QUICK, removeOnCleanup, round, runScenario, stopDaemon } from './common.js';
+import { busyNote, CpuWatch, hardLimit, launchDaemon, note, percentile, printResult, QUICK, removeOnCleanup, round, runScenario, startSilentUpstream, stopDaemon } from './common.js';
 import { openSockets, paced, saturate } from './line-load.js';
 
 const { values: flags } = parseArgs({
@@ -45,21 +44,6 @@ const TOKEN = `bench:APA91b${'x'.repeat(148)}`;
 const LINE = `${JSON.stringify({ cmd: 'send', tokens: [TOKEN], payload: { title: 'Hi', n: 3 } })}\n`;
 const FULL_BATCH = LINE.repeat(BATCH);
 const makeBatch = (lines: number): string => (lines === BATCH ? FULL_BATCH : LINE.repeat(lines));
-
-/** An upstream that accepts connections and never answers. */
-async function startSilentUpstream(): Promise<{ url: string; server: Server }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    socket.resume();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  server.on('close', () => sockets.forEach((socket) => socket.destroy()));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/fcm/send`, server };
-}
 
 interface ModeFigures {
   readonly acksPerSecond: number;

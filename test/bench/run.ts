@@ -2,15 +2,18 @@
 // the machine and each scenario's readable line together. A scenario that
 // fails or outlives its limit is reported and the others still run.
 //
-//   node dist/test/bench/run.js [--quick] [scenario…]   (default: ingest delivery memory; soak, pg-clients only when named)
+//   node dist/test/bench/run.js [--quick] [scenario…]   (default: ingest delivery memory; soak, pg-clients, observe only when named)
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeMachine, QUICK, quietMachine } from './common.js';
 
 const SCENARIOS = ['ingest', 'delivery', 'memory'] as const;
-/** Run only when named: soak is longer, and about robustness rather than speed; pg-clients chose a dependency. */
-const OPT_IN = ['soak', 'pg-clients'] as const;
+/**
+ * Run only when named: soak is longer, and about robustness rather than speed; pg-clients chose a dependency;
+ * observe runs ingest and delivery six times each to price --metrics, a cost to check when the hot paths change.
+ */
+const OPT_IN = ['soak', 'pg-clients', 'observe'] as const;
 /** Beyond each scenario's own limit: the runner's last word. */
 const SCENARIO_LIMIT_MS = 10 * 60_000;
 const HERE = dirname(fileURLToPath(import.meta.url));
