@@ -7,13 +7,13 @@ import { reasonLabel } from '../providers/provider.js';
 import type { Settlement } from '../spool/spool.js';
 
 /** Acknowledgements wait for the spool's group commit: tens of µs to a few ms (README "Performance"); past 100 ms something is wrong. */
-export const ACK_BUCKETS: readonly number[] = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+const ACK_BUCKETS: readonly number[] = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 /** Upstream answers: a fast push service answers in tens of ms, FCM in 150–250 ms; --request-timeout defaults to 10 s. */
-export const UPSTREAM_BUCKETS: readonly number[] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const UPSTREAM_BUCKETS: readonly number[] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
  * One histogram series: a count per bucket (not cumulative; the last is
- * +Inf), their sum and count. An observation costs about 20 ns here, where
+ * +Inf) and the sum of the values. An observation costs about 20 ns here, where
  * prom-client's Histogram.observe costs 540 ns (it validates and hashes the
  * labels and indexes its buckets by their bounds as strings each time): on
  * the ingest path, 12–15 µs of CPU a send, that is the difference between
