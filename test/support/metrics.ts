@@ -65,8 +65,8 @@ export function parseExposition(text: string): Exposition {
       continue;
     }
     const match = SAMPLE.exec(line);
-    const value = match?.[3] === '+Inf' ? Infinity : Number(match?.[3]);
-    if (!match || Number.isNaN(value)) throw new Error(`line ${index + 1} is not in the text format: ${line}`);
+    const value = valueOf(match?.[3] ?? '');
+    if (!match || value === undefined) throw new Error(`line ${index + 1} is not in the text format: ${line}`);
     const labels: Record<string, string> = {};
     for (let rest = match[2] ?? ''; rest !== ''; ) {
       const label = LABEL.exec(rest);
@@ -77,6 +77,17 @@ export function parseExposition(text: string): Exposition {
     samples.push({ name: match[1] as string, labels, value });
   }
   return { types, samples };
+}
+
+/**
+ * A sample's value as Prometheus reads it (Go's ParseFloat): a number, or NaN
+ * and ±Inf in any case (prom-client writes an unset gauge as "Nan").
+ */
+function valueOf(text: string): number | undefined {
+  if (/^nan$/i.test(text)) return NaN;
+  if (/^[+-]?inf(inity)?$/i.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
+  const value = Number(text);
+  return text === '' || Number.isNaN(value) ? undefined : value;
 }
 
 /** Scrape /metrics and parse it. */
