@@ -8,7 +8,8 @@
 // - delivery: as delivery.ts, 20,000 tokens to the fake FCM (TLS + HTTP/2,
 //   200 ms), every one an event for the subscriber.
 // The figures are acks/s and tokens/s, their ratio (on ÷ off; target ≥ 0.95),
-// and the daemon's CPU per send or token, the steadier figure on a shared machine.
+// and the daemon's CPU per send or token, the steadier figure on a shared
+// machine; first, the hooks alone, timed in this process (observe-hooks.ts).
 //
 //   node dist/test/bench/observe.js [--quick] [--rounds N] [--part ingest|delivery] [--observe metrics|subscriber]
 // (--observe: only one of the two, to tell their costs apart.)
@@ -19,6 +20,7 @@ import { connect, type DaemonProcess, type LineClient, tempDir } from '../suppor
 import { metricsBase, scrape, total } from '../support/metrics.js';
 import { busyNote, CpuWatch, hardLimit, launchDaemon, note, printResult, QUICK, quietMachine, removeOnCleanup, round, runScenario, sleep, startFakeFcmProcess, startSilentUpstream, stopDaemon, type FakeFcmProcess } from './common.js';
 import { openSockets, saturate } from './line-load.js';
+import { hookCosts } from './observe-hooks.js';
 import { sendLine } from './payload.js';
 
 const { values: flags } = parseArgs({
@@ -198,6 +200,8 @@ async function main(): Promise<void> {
   hardLimit(TIME_LIMIT_MS);
   const dir = tempDir('gocm-bench-observe-');
   removeOnCleanup(dir);
+  note('the hooks alone, in this process');
+  const hooks = await hookCosts();
   let ingest: Comparison | undefined;
   let delivery: Comparison | undefined;
   if (flags.part !== 'delivery') {
@@ -215,7 +219,10 @@ async function main(): Promise<void> {
     }
   }
   const medianOf = (figures: readonly Figures[], key: 'perSecond' | 'cpuMicrosPerUnit'): string => median(figures.map((f) => f[key])).toLocaleString('en');
-  const said: string[] = [];
+  const said: string[] = [
+    `hooks, in CPU time: a send ${round(hooks.sendNanos)} ns in the commands, ${round(hooks.sendNanosWithAck)} ns with onAck ` +
+      `(${hooks.sendNanosWithAck >= hooks.sendNanos ? '+' : ''}${round(hooks.sendNanosWithAck - hooks.sendNanos)} ns), a settlement ${round(hooks.settleNanosPerToken, 1)} ns in the tally`,
+  ];
   if (ingest) {
     said.push(
       `ingest ${medianOf(ingest.on, 'perSecond')} vs ${medianOf(ingest.off, 'perSecond')} acks/s = ${ingest.ratio} ` +
@@ -232,7 +239,7 @@ async function main(): Promise<void> {
   const what = flags.observe === 'both' ? 'metrics on + a subscriber' : flags.observe === 'metrics' ? 'metrics on' : 'a subscriber';
   printResult(
     'observe',
-    { rounds: ROUNDS, observe: flags.observe, ingest, delivery, targets: { ratio: 0.95 } },
+    { rounds: ROUNDS, observe: flags.observe, hooks, ingest, delivery, targets: { ratio: 0.95 } },
     `${what} ÷ both off, median of ${ROUNDS}: ${said.join('; ')} (target ≥ 0.95)${busyNote(Math.max(ingest?.otherCores ?? 0, delivery?.otherCores ?? 0))}`,
   );
 }
