@@ -49,7 +49,11 @@ describe('the spool under storage faults', { concurrency: true }, () => {
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const spool = join(dir, 'spool.db');
     const requested = firstRequest();
-    const setup = await startGcmDaemon(['--spool', spool, '--retries', '5'], { latencyMs: 1000, onRequest: requested.onRequest }, dir);
+    // No answer before the lock is held: a fixed latency lost the race to a lock holder slow to start on a busy machine.
+    let lockHeld: () => void = () => undefined;
+    const hold = new Promise<void>((resolve) => (lockHeld = resolve));
+    const setup = await startGcmDaemon(['--spool', spool, '--retries', '5'], { hold, onRequest: requested.onRequest }, dir);
+    t.after(() => lockHeld());
     t.after(() => setup.close());
     const client = await setup.daemon.connect();
     t.after(() => client.close());
@@ -63,6 +67,7 @@ describe('the spool under storage faults', { concurrency: true }, () => {
       holder.stdout.once('data', () => resolve());
       holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before it held the lock`)));
     });
+    lockHeld();
     // A send while the lock is held is refused whole, in well under the 2 s.
     const during = await sendBatch(client, 'during', 1, 10);
     assert.equal(during.busy, 1, 'busy while another process holds the lock');
