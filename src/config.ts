@@ -22,6 +22,8 @@ export interface Config {
   readonly http: TcpAddress | undefined;
   /** HTTP API: the headers of a request must arrive within this, the whole request within twice it. */
   readonly httpTimeoutMs: number;
+  /** --metrics: where GET /metrics and GET /healthz are served; undefined: nowhere (unless systemd passes a socket named `metrics`). */
+  readonly metrics: TcpAddress | undefined;
   readonly maxLineBytes: number;
   readonly maxConnections: number;
   /** 0: never. */
@@ -88,6 +90,14 @@ function defaultWorkers(): number {
   return Math.min(8, Math.max(1, availableParallelism() - 1));
 }
 
+/** A TCP address to listen on: loopback only unless --tcp-allow-remote (anyone who can reach it could use it). */
+function listenAddress(flag: '--tcp' | '--http' | '--metrics', value: string | undefined, allowRemote: boolean): TcpAddress | undefined {
+  if (!value) return undefined;
+  const address = parseTcp(value, flag);
+  if (!isLoopback(address.host) && !allowRemote) throw new ConfigError(`${flag}: ${address.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
+  return address;
+}
+
 function defaultSpool(env: NodeJS.ProcessEnv): string {
   if (env.STATE_DIRECTORY) return join(env.STATE_DIRECTORY.split(':')[0] as string, 'spool.db');
   const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
@@ -110,9 +120,10 @@ export const OPTIONS = {
   socket: { type: 'string', default: '/run/gocm.sock', desc: 'Unix socket to listen on' },
   'socket-mode': { type: 'string', default: '0660', desc: 'permissions of the socket file (octal)' },
   tcp: { type: 'string', desc: 'also listen on HOST:PORT (loopback only unless --tcp-allow-remote)' },
-  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp, --http on a non-loopback address' },
+  'tcp-allow-remote': { type: 'boolean', default: false, desc: 'allow --tcp, --http and --metrics on a non-loopback address' },
   http: { type: 'string', desc: "serve GoCM's HTTP API (/gcm/send, /gcm/report…) on HOST:PORT (loopback only unless --tcp-allow-remote)" },
   'http-timeout': { type: 'string', default: '10s', desc: 'HTTP API: headers must arrive within this, a whole request within twice it' },
+  metrics: { type: 'string', desc: 'serve GET /metrics (Prometheus) and GET /healthz on HOST:PORT (loopback only unless --tcp-allow-remote)' },
   'max-line-bytes': { type: 'number', default: 1_048_576, desc: 'longest request line accepted' },
   'max-connections': { type: 'number', default: 1024, desc: 'client connections served at once' },
   'idle-timeout': { type: 'string', default: '0', desc: 'close connections silent this long (0: never)' },
@@ -216,15 +227,10 @@ export async function loadConfig(gocmArgv: readonly string[], env: NodeJS.Proces
 
   const socketMode = Number.parseInt(args['socket-mode'], 8);
   if (!/^0?[0-7]{3}$/.test(args['socket-mode'])) throw new ConfigError(`--socket-mode: "${args['socket-mode']}" is not an octal mode like 0660`);
-  const tcp = args.tcp ? parseTcp(args.tcp) : undefined;
-  if (tcp && !isLoopback(tcp.host) && !args['tcp-allow-remote']) {
-    throw new ConfigError(`--tcp: ${tcp.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
-  }
+  const tcp = listenAddress('--tcp', args.tcp, args['tcp-allow-remote']);
   if (gocm.http) checkGocmHost(gocm.http, args['tcp-allow-remote']);
-  const http = gocm.http ?? (args.http ? parseTcp(args.http, '--http') : undefined);
-  if (http && !isLoopback(http.host) && !args['tcp-allow-remote']) {
-    throw new ConfigError(`--http: ${http.host} is not a loopback address; add --tcp-allow-remote to listen on it`);
-  }
+  const http = gocm.http ?? listenAddress('--http', args.http, args['tcp-allow-remote']);
+  const metrics = listenAddress('--metrics', args.metrics, args['tcp-allow-remote']);
   for (const flag of ['fcm-endpoint', 'gcm-endpoint'] as const) {
     let url: URL;
     try {
@@ -270,6 +276,7 @@ export async function loadConfig(gocmArgv: readonly string[], env: NodeJS.Proces
     tcpAllowRemote: args['tcp-allow-remote'],
     http,
     httpTimeoutMs: parseDuration('http-timeout', args['http-timeout']),
+    metrics,
     maxLineBytes: wholeNumber('max-line-bytes', args['max-line-bytes'], 64),
     maxConnections: wholeNumber('max-connections', args['max-connections'], 1),
     idleTimeoutMs: parseDuration('idle-timeout', args['idle-timeout'], true),

@@ -3,11 +3,12 @@
 // SPEC.md "The daemon".
 import { hostname } from 'node:os';
 import { loadAppsFile } from './apps.js';
-import type { Config } from './config.js';
+import type { Config, TcpAddress } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { EventHub } from './events.js';
 import { HttpApi } from './http/server.js';
 import type { Logger } from './log.js';
+import type { MetricsEndpoint } from './metrics/endpoint.js';
 import { type AppDirectory, Commands } from './protocol/commands.js';
 import { DeliveryWorkers } from './delivery/workers/pool.js';
 import { type Apps, buildApps, TOKENS_PER_REQUEST } from './registry.js';
@@ -16,7 +17,7 @@ import { listenFd, listenTcp, listenUnix } from './server/listeners.js';
 import { Server } from './server/server.js';
 import { openSpool } from './spool/open.js';
 import type { Spool } from './spool/spool.js';
-import { inheritedListeners, notifyReady, notifyStatus, notifyStopping } from './systemd.js';
+import { type InheritedListener, inheritedListeners, notifyReady, notifyStatus, notifyStopping } from './systemd.js';
 
 /** How often the systemd status line is refreshed. */
 const STATUS_INTERVAL_MS = 5000;
@@ -30,7 +31,13 @@ interface Parts {
   readonly events: EventHub;
   readonly workers: DeliveryWorkers | undefined;
   readonly commands: Commands;
+  readonly metrics: MetricsEndpoint | undefined;
 }
+
+/** LISTEN_FDNAMES: the socket systemd passes for /metrics and /healthz (FileDescriptorName=metrics). */
+const METRICS_FD_NAME = 'metrics';
+/** LISTEN_FDNAMES: the socket systemd passes for GoCM's HTTP API (FileDescriptorName=http). */
+const HTTP_FD_NAME = 'http';
 
 export class Daemon {
   private stopping: Promise<void> | undefined;
@@ -44,6 +51,7 @@ export class Daemon {
   private readonly commands: Commands;
   /** GoCM's HTTP API, when --http or a socket named `http` asks for it. */
   private http: HttpApi | undefined;
+  private readonly metrics: MetricsEndpoint | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -52,7 +60,7 @@ export class Daemon {
     /** The apps in force; replaced whole by a good reload. */
     private apps: Apps,
   ) {
-    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server, workers: this.workers, commands: this.commands } = parts);
+    ({ spool: this.spool, report: this.report, engine: this.engine, server: this.server, workers: this.workers, commands: this.commands, metrics: this.metrics } = parts);
   }
 
   /** Open the spool, make the apps' providers, listen, start delivering. Throws ConfigError on bad setup. */
@@ -60,7 +68,9 @@ export class Daemon {
     const spool = await openSpool(config, log);
     let apps: Apps | undefined;
     const workers = config.workers > 0 ? new DeliveryWorkers({ size: config.workers, logLevel: config.logLevel, tokensPerRequest: (provider) => TOKENS_PER_REQUEST[provider] }, log) : undefined;
+    let metrics: MetricsEndpoint | undefined;
     try {
+      const inherited = inheritedListeners();
       apps = await buildApps(config.apps, config, log, workers);
       const current = apps;
       const report = new Report(spool.recovered);
@@ -68,7 +78,16 @@ export class Daemon {
       const engine = new DeliveryEngine({ spool, apps: apps.runtimes, report, log }, config);
       engine.observe({ settled: (batch) => events.settled(batch, Date.now()) });
       let directory: () => AppDirectory = () => current.directory;
-      const commands = new Commands({ spool, report, apps: () => directory(), pausedUntil: (app) => engine.pausedUntil(app), onAccepted: () => engine.wake(), log });
+      // Only when asked for: without it, the accept path reads no clock, the engine has no second
+      // observer, and prom-client (about 50 ms to load) is never loaded.
+      if (config.metrics || inherited.some((listener) => listener.name === METRICS_FD_NAME)) {
+        const { MetricsEndpoint } = await import('./metrics/endpoint.js');
+        metrics = new MetricsEndpoint({ spool, engine, apps: () => directory().names, log });
+      }
+      const commands = new Commands({
+        spool, report, apps: () => directory(), pausedUntil: (app) => engine.pausedUntil(app), onAccepted: () => engine.wake(), log,
+        ...(metrics && { onAck: metrics.acked }),
+      });
       // A shared spool tells of work other daemons brought; alone, this daemon is the whole fleet.
       spool.onWork?.(() => engine.wake());
       const startedAt = new Date().toISOString();
@@ -78,12 +97,13 @@ export class Daemon {
           : [{ name: config.name, host: hostname(), pid: process.pid, started_at: startedAt, seen_at: new Date().toISOString(), inflight: (await spool.counts(undefined, Date.now())).inflight }],
       }));
       const server = new Server(commands, config, log, events);
-      const daemon = new Daemon(config, log, { spool, report, engine, server, events, workers, commands }, apps);
+      const daemon = new Daemon(config, log, { spool, report, engine, server, events, workers, commands, metrics }, apps);
       directory = () => daemon.apps.directory;
-      await daemon.listen();
+      await daemon.listen(inherited);
       engine.wake(); // recovered work
       return daemon;
     } catch (error) {
+      await metrics?.close();
       await Promise.all((apps?.runtimes ?? []).map((runtime) => runtime.provider.destroy()));
       await workers?.stop();
       await spool.close();
@@ -120,21 +140,28 @@ export class Daemon {
     log.info({ apps: apps.directory.names, default: apps.directory.defaultApp }, 'SIGHUP: apps reloaded');
   }
 
-  private async listen(): Promise<void> {
-    const { config, server, log } = this;
-    // A socket systemd names `http` (FileDescriptorName=http) carries GoCM's HTTP API; the others the line protocol.
-    const all = inheritedListeners();
-    const inherited = all.filter((listener) => listener.name !== 'http');
-    if (inherited.length > 0) {
-      for (const { fd, kind } of inherited) await listenFd(server.listener(), fd).then(() => log.info({ fd, kind }, 'serving a socket from systemd'));
+  private async listen(inherited: readonly InheritedListener[]): Promise<void> {
+    const { config, server, log, metrics } = this;
+    // systemd's sockets replace --socket and --tcp; one named `http` carries GoCM's HTTP API
+    // (replacing --http), one named `metrics` replaces --metrics.
+    const protocol = inherited.filter((listener) => listener.name !== METRICS_FD_NAME && listener.name !== HTTP_FD_NAME);
+    const forMetrics = inherited.filter((listener) => listener.name === METRICS_FD_NAME);
+    if (protocol.length > 0) {
+      for (const { fd, kind } of protocol) await listenFd(server.listener(), fd).then(() => log.info({ fd, kind }, 'serving a socket from systemd'));
     } else {
       await listenUnix(server.listener(), config.socket, config.socketMode);
       log.info({ socket: config.socket, mode: config.socketMode.toString(8) }, 'listening');
     }
-    if (config.tcp && inherited.length === 0) {
+    if (config.tcp && protocol.length === 0) {
       log.info({ tcp: await listenTcp(server.listener(), config.tcp) }, 'listening');
     }
-    await this.listenHttp(all.filter((listener) => listener.name === 'http').map((listener) => listener.fd));
+    await this.listenHttp(inherited.filter((listener) => listener.name === HTTP_FD_NAME).map((listener) => listener.fd));
+    if (metrics) {
+      const [passed] = forMetrics;
+      const bound = passed ? await metrics.listenFd(passed.fd) : await metrics.listen(config.metrics as TcpAddress);
+      metrics.health.serving = true;
+      log.info({ metrics: bound, ...(passed && { fd: passed.fd }) }, 'serving /metrics and /healthz');
+    }
     const apps = Object.fromEntries(this.config.apps.apps.map((app) => [app.name, app.provider]));
     log.info({ apps, spool: config.spool, workers: config.workers, recovered: this.spool.recovered }, 'ready');
     this.notify(notifyReady());
@@ -185,6 +212,8 @@ export class Daemon {
     const claimingStopped = this.engine.stopClaiming();
     this.server.closeListeners();
     this.http?.close();
+    // From now on /healthz says 503, so that a balancer or a watchdog looks elsewhere.
+    if (this.metrics) this.metrics.health.serving = false;
     log.info({ inflight: this.engine.requestsInFlight, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
     clearInterval(this.statusTimer);
     this.notify(notifyStopping());
@@ -192,6 +221,8 @@ export class Daemon {
     await Promise.all([this.server.closeConnections(deadline), this.http?.drain(deadline), this.engine.drain(deadline)]);
     await this.workers?.stop();
     const pending = await this.pending();
+    // Scrapes were still answered while the drain ran; the families read the spool, so they go first.
+    await this.metrics?.close();
     await this.spool.close();
     log.info({ pending }, 'stopped; pending tokens stay in the spool');
   }

@@ -26,6 +26,8 @@ describe('configuration errors exit 2 with one clear line', () => {
     ['fcm without credentials', ['--socket', socket], /service-account file/],
     ['a remote TCP address', [...GCM, '--socket', socket, '--tcp', '0.0.0.0:7070'], /not a loopback address/],
     ['a bad --tcp', [...GCM, '--socket', socket, '--tcp', 'nowhere'], /HOST:PORT/],
+    ['a remote --metrics address', [...GCM, '--socket', socket, '--metrics', '0.0.0.0:9464'], /--metrics: 0\.0\.0\.0 is not a loopback address; add --tcp-allow-remote/],
+    ['a bad --metrics', [...GCM, '--socket', socket, '--metrics', 'nowhere'], /--metrics: "nowhere" is not HOST:PORT/],
     ['a bad endpoint', [...GCM, '--socket', socket, '--gcm-endpoint', 'ftp://x'], /--gcm-endpoint/],
     ['a bad env value', [...GCM, '--socket', socket], /--retries/, { GOCM_RETRIES: 'x' }],
     ['a missing --config file', [...GCM, '--socket', socket, '--config', join(dir, 'none.json')], /config/],

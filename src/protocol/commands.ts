@@ -1,5 +1,6 @@
 // The protocol's commands: a line in, its reply out. Dispatch is by the
 // `cmd` field to a method of the same name; validation lives in validate.ts.
+import { performance } from 'node:perf_hooks';
 import { type Clock, systemClock } from '../clock.js';
 import { type ErrorCode, ProtocolError } from '../errors.js';
 import { isObject } from '../guards.js';
@@ -37,6 +38,13 @@ export interface CommandDeps {
   readonly pausedUntil: (app: string) => number | undefined;
   /** Called after a send is spooled: there is new work. */
   readonly onAccepted: () => void;
+  /**
+   * Called as a spooled send's reply is made: its app, its tokens, and the
+   * seconds since the send began to be handled (validation and the spool's
+   * commit). Metrics count and time acknowledgements with it; without it no
+   * clock is read.
+   */
+  readonly onAck?: (app: string, tokens: number, seconds: number) => void;
   readonly log: Logger;
   readonly clock?: Clock;
 }
@@ -122,6 +130,7 @@ export class Commands {
   }
 
   private async send(request: Request, id: RequestId): Promise<string> {
+    const started = this.deps.onAck ? performance.now() : 0;
     const now = this.clock.now();
     const valid = validateSend(request, now);
     const directory = this.deps.apps();
@@ -139,6 +148,7 @@ export class Commands {
     await this.deps.spool.add(message, valid.tokens);
     this.deps.report.accepted(app, valid.tokens.length);
     this.deps.onAccepted();
+    this.deps.onAck?.(app, valid.tokens.length, (performance.now() - started) / 1000);
     return sendReply(id, message.id, valid.tokens.length);
   }
 

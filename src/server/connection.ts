@@ -139,7 +139,8 @@ export class Connection implements Session {
     if (this.socket.writable) this.socket.write(this.output);
     this.output = '';
     this.pauseIfBehind();
-    // Events held back only because this turn's output was large go as soon as the socket took it.
+    // Events held back while this turn's output grew past the high-water mark: when the
+    // socket took it all at once, no 'drain' comes to send them, so send them now.
     if (!this.socket.writableNeedDrain) this.subscription?.drained();
   };
 

@@ -2,7 +2,7 @@
 // the machine and each scenario's readable line together. A scenario that
 // fails or outlives its limit is reported and the others still run.
 //
-//   node dist/test/bench/run.js [--quick] [scenario…]   (default: ingest delivery delivery-gcm memory; soak, pg-clients, http, fleet, fleet-churn only when named)
+//   node dist/test/bench/run.js [--quick] [scenario…]   (default: ingest delivery delivery-gcm memory; soak, pg-clients, http, fleet, fleet-churn, observe only when named)
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +11,10 @@ import { describeMachine, QUICK, quietMachine } from './common.js';
 const SCENARIOS = ['ingest', 'delivery', 'delivery-gcm', 'memory'] as const;
 /**
  * Run only when named: soak is longer, and about robustness rather than speed; pg-clients chose a
- * dependency; http needs wrk (apt-get install wrk); fleet and fleet-churn need PostgreSQL.
+ * dependency; http needs wrk (apt-get install wrk); fleet and fleet-churn need PostgreSQL; observe
+ * runs ingest and delivery six times each to price --metrics, a cost to check when the hot paths change.
  */
-const OPT_IN = ['soak', 'pg-clients', 'http', 'fleet', 'fleet-churn'] as const;
+const OPT_IN = ['soak', 'pg-clients', 'http', 'fleet', 'fleet-churn', 'observe'] as const;
 /** Beyond each scenario's own limit: the runner's last word. */
 const SCENARIO_LIMIT_MS = 10 * 60_000;
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -1,12 +1,12 @@
 // gocmd under systemd-socket-activate, which hands it a listening socket as systemd does:
 // it answers there, tells NOTIFY_SOCKET it is ready, and leaves the socket file (systemd's)
-// in place when it stops; a socket named `http` carries GoCM's HTTP API.
+// in place when it stops; a socket named `http` carries GoCM's HTTP API, one named `metrics` serves /metrics and /healthz.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { httpGet } from '../support/metrics.js';
 import { ask, exited, Lines, notifyReceiver, REPO, requireTools, scratch, stop } from './tools.js';
 
 const GOCMD = join(REPO, 'dist', 'src', 'cli', 'gocmd.js');
@@ -54,16 +54,32 @@ describe('gocmd started by socket activation', () => {
     try {
       const lines = new Lines(activator.stderr);
       await lines.find((text) => text.startsWith(`Listening on ${http} `));
-      const answer = await new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
-        const sent = request({ socketPath: http, path: '/gcm/report/notregistered' }, (response) => {
-          let body = '';
-          response.setEncoding('utf8').on('data', (text: string) => (body += text));
-          response.on('end', () => resolve({ status: response.statusCode, body }));
-        });
-        sent.on('error', reject).end();
-      });
-      assert.deepEqual(answer, { status: 200, body: '{"tokens":[]}\n' });
+      const answer = await httpGet('http://localhost/gcm/report/notregistered', { socketPath: http });
+      assert.deepEqual([answer.status, answer.body], [200, '{"tokens":[]}\n']);
       assert.equal(await ask(line, '{"cmd":"ping","id":2}'), '{"ok":true,"id":2}');
+      activator.kill('SIGTERM');
+      assert.equal(await exited(activator), 0);
+    } finally {
+      await stop(activator);
+    }
+  });
+
+  test('a socket named metrics (LISTEN_FDNAMES) serves /healthz and /metrics; the other one the protocol', async () => {
+    const socket = join(temp.dir, 'protocol.sock');
+    const metrics = join(temp.dir, 'metrics.sock');
+    const daemonArgs = ['--provider', 'gcm', '--apikey', 'x', '--gcm-endpoint', 'http://127.0.0.1:9', '--spool', ':memory:', '--socket', join(temp.dir, 'own2.sock')];
+    const activator = spawn('systemd-socket-activate', ['-l', socket, '-l', metrics, '--fdname=gocm:metrics', process.execPath, GOCMD, ...daemonArgs], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const said = new Lines(activator.stderr);
+      await said.find((line) => line.startsWith(`Listening on ${metrics} `));
+      // This first connection starts gocmd, which answers it from the inherited backlog once ready.
+      const health = await httpGet('http://localhost/healthz', { socketPath: metrics });
+      assert.deepEqual([health.status, JSON.parse(health.body)], [200, { ok: true, serving: true, spool: 'writable' }]);
+      const scraped = await httpGet('http://localhost/metrics', { socketPath: metrics });
+      assert.match(scraped.body, /^gocm_accepted_tokens_total\{app="default"\} 0$/m);
+      assert.equal(await ask(socket, '{"cmd":"ping","id":2}'), '{"ok":true,"id":2}');
       activator.kill('SIGTERM');
       assert.equal(await exited(activator), 0);
     } finally {

@@ -14,6 +14,7 @@ const DEFAULTS: Config = {
   tcpAllowRemote: false,
   http: undefined,
   httpTimeoutMs: 10_000,
+  metrics: undefined,
   maxLineBytes: 1_048_576,
   maxConnections: 1024,
   idleTimeoutMs: 0,

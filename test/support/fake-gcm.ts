@@ -33,6 +33,8 @@ export interface FakeGcmOptions {
   /** HTTPS + HTTP/2 with a throw-away certificate; default plain HTTP/1.1. */
   readonly tls?: boolean;
   readonly port?: number;
+  /** No request is answered before this resolves (tests look at the daemon while requests are out). */
+  readonly hold?: Promise<unknown>;
 }
 
 export interface FakeGcmRequest {
@@ -161,6 +163,7 @@ export async function startFakeGcm(options: FakeGcmOptions = {}): Promise<FakeGc
       return answer(response, 401, '<HTML><HEAD><TITLE>Unauthorized</TITLE></HEAD><BODY>Error 401</BODY></HTML>');
     }
     if (request.method !== 'POST' || !tokens) return answer(response, 400, 'registration_ids: 1 to 1000 strings');
+    if (options.hold) await options.hold;
     if (!options.latencyMs) return respond(response, tokens, seen);
     inFlight += 1;
     peakInFlight = Math.max(peakInFlight, inFlight);
