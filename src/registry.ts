@@ -5,12 +5,17 @@ import type { AppConfig, AppsConfig } from './apps.js';
 import type { Config } from './config.js';
 import type { AppRuntime } from './delivery/engine.js';
 import type { Logger } from './log.js';
+import { ConfigError } from './errors.js';
 import type { MessageContent } from './message.js';
 import type { AppDirectory } from './protocol/commands.js';
+import { APNS_ENDPOINTS, createApnsProvider } from './providers/apns/index.js';
+import { apnsPayloadLimit } from './providers/apns/request.js';
 import { createFcmProvider } from './providers/fcm/index.js';
 import { createGcmProvider } from './providers/gcm.js';
 import { fcmDataLimit, type SizeCheck } from './providers/limits.js';
 import type { Provider } from './providers/provider.js';
+import { createWebPushProvider } from './providers/webpush/index.js';
+import { webPushSizeLimit } from './providers/webpush/message.js';
 
 export interface Apps {
   readonly runtimes: readonly AppRuntime[];
@@ -20,8 +25,8 @@ export interface Apps {
 const SIZE_CHECKS: Record<AppConfig['provider'], SizeCheck> = {
   fcm: fcmDataLimit,
   gcm: fcmDataLimit,
-  apns: () => undefined,
-  webpush: () => undefined,
+  apns: apnsPayloadLimit,
+  webpush: webPushSizeLimit,
 };
 
 function createProvider(app: AppConfig, config: Config, log: Logger): Provider {
@@ -33,8 +38,27 @@ function createProvider(app: AppConfig, config: Config, log: Logger): Provider {
       return createFcmProvider({ ...limits, endpoint: (app.endpoint ?? config.fcmEndpoint).replace(/\/+$/, ''), credentials: app.credentials, projectId: app.projectId }, child);
     case 'gcm':
       return createGcmProvider({ ...limits, endpoint: app.endpoint ?? config.gcmEndpoint, apiKey: app.apiKey }, child);
-    default:
-      throw new Error(`provider ${app.provider} is not built yet`);
+    case 'apns':
+      return createApnsProvider(
+        { ...limits, endpoint: app.endpoint ?? APNS_ENDPOINTS[app.environment], keyFile: app.keyFile, keyId: app.keyId, teamId: app.teamId, topic: app.topic },
+        child,
+      );
+    case 'webpush':
+      return createWebPushProvider({ ...limits, vapidPublicKey: app.vapidPublicKey, vapidPrivateKeyFile: app.vapidPrivateKeyFile, subject: app.subject }, child);
+  }
+}
+
+/**
+ * createProvider, with the apps file and the app named in a ConfigError, as the
+ * file's own checks name them. Without --apps the one app is the flags' and
+ * the message names the flag already.
+ */
+function createAppProvider(app: AppConfig, config: Config, log: Logger): Provider {
+  try {
+    return createProvider(app, config, log);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || config.appsFile === undefined) throw error;
+    throw new ConfigError(`--apps ${config.appsFile}: app "${app.name}": ${error.message}`);
   }
 }
 
@@ -46,7 +70,7 @@ export async function buildApps(apps: AppsConfig, config: Config, log: Logger): 
   const runtimes: AppRuntime[] = [];
   try {
     for (const app of apps.apps) {
-      runtimes.push({ name: app.name, provider: createProvider(app, config, log), concurrency: app.concurrency, rate: app.rate });
+      runtimes.push({ name: app.name, provider: createAppProvider(app, config, log), concurrency: app.concurrency, rate: app.rate });
     }
   } catch (error) {
     await Promise.all(runtimes.map((runtime) => runtime.provider.destroy()));
