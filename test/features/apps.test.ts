@@ -20,7 +20,8 @@ const appsOf = (setup: ThreeApps) => structuredClone(setup.apps) as { default: s
 describe('three apps in one daemon', () => {
   let setup: ThreeApps & { readonly daemon: DaemonProcess };
   before(async () => {
-    setup = await startThreeApps({ args: ['--retries', '3'] });
+    // debug: the lines most likely to carry a secret by mistake are printed too.
+    setup = await startThreeApps({ args: ['--retries', '3', '--log-level', 'debug'] });
   });
   after(() => setup?.close());
 
@@ -132,6 +133,14 @@ describe('three apps in one daemon', () => {
     }
     const ios = await daemon.request({ cmd: 'report', app: 'ios' });
     assert.equal(ios.failures, 2, 'only the two of the mixed batch');
+  });
+
+  test('no key, provider token or VAPID signature in anything the daemon printed', async () => {
+    await setup.daemon.request({ cmd: 'send', app: 'web', tokens: [JSON.stringify(setup.web.subscribe())], payload: {} });
+    await setup.daemon.settled();
+    const output = setup.daemon.output();
+    const p8 = setup.apnsKey.privateKeyPem.split('\n')[1] as string;
+    for (const secret of [setup.vapid.privateKey, p8, 'bearer ', 'vapid t=']) assert.ok(!output.includes(secret), `the output shows ${secret.slice(0, 12)}…`);
   });
 });
 

@@ -6,7 +6,7 @@
 // https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns
 import { sign, type KeyObject } from 'node:crypto';
 
-export interface SigningKey {
+interface SigningKey {
   readonly privateKey: KeyObject;
   /** The key's 10-character id: the JWT's `kid`. */
   readonly keyId: string;
@@ -22,7 +22,7 @@ export interface ProviderToken {
 }
 
 /** Apple's window is 20 to 60 minutes; 40 keeps clear of both ends, whatever the clocks' skew. */
-export const RENEW_AFTER_MS = 40 * 60_000;
+const RENEW_AFTER_MS = 40 * 60_000;
 /** A token issued this far ahead of our clock (the clock stepped back) would be refused as InvalidProviderToken. */
 const CLOCK_STEP_BACK_MS = 5 * 60_000;
 

@@ -16,7 +16,7 @@ export interface ApnsRequest {
 }
 
 /** Apple's limit on the payload; VoIP pushes may take 5 KB. */
-export const MAX_PAYLOAD_BYTES = 4096;
+const MAX_PAYLOAD_BYTES = 4096;
 const MAX_VOIP_PAYLOAD_BYTES = 5120;
 
 /** The aps keys that make a notification the user sees or hears: Apple's `alert` push type. */

@@ -17,13 +17,13 @@ export interface WebPushMessage {
 /** What a push service keeps a message for when the sender names no TTL: FCM's most, four weeks. */
 export const DEFAULT_TTL_S = 28 * 24 * 60 * 60;
 /** RFC 8030 §7.2: push services must take 4096 bytes of body, the aes128gcm header included. */
-export const MAX_BODY_BYTES = 4096;
+const MAX_BODY_BYTES = 4096;
 /**
  * What aes128gcm adds to the plaintext (RFC 8188, 8291): salt 16, record
  * size 4, key id length 1, the sender's key 65; the padding delimiter 1 and
  * the tag 16 of its one record.
  */
-export const ENCRYPTION_OVERHEAD_BYTES = 16 + 4 + 1 + 65 + 1 + 16;
+const ENCRYPTION_OVERHEAD_BYTES = 16 + 4 + 1 + 65 + 1 + 16;
 /** RFC 8030 §5.4: a Topic is at most 32 characters of the URL-safe base64 alphabet. */
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 

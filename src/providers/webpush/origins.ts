@@ -4,7 +4,7 @@
 // tokens may name any origin, so the oldest idle one makes room for a new one.
 import type { Transport } from '../transport/transport.js';
 
-export interface OriginOptions {
+interface OriginOptions {
   /** Transports kept open at most. Default 64. */
   readonly maxOrigins?: number;
   /** A transport unused this long is closed. Default 5 minutes. */

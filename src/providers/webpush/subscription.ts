@@ -3,7 +3,7 @@
 // so that a bad one is a clear final failure rather than a throw in the crypto.
 import { isObject, parseObject } from '../../guards.js';
 
-export interface Subscription {
+interface Subscription {
   readonly endpoint: URL;
   /** The browser's P-256 public key, base64url (65 bytes, uncompressed). */
   readonly p256dh: string;
