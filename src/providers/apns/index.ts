@@ -10,7 +10,7 @@ import { createTransport } from '../transport/create.js';
 import type { Transport } from '../transport/transport.js';
 import { loadApnsKey } from './key.js';
 import { apnsOutcome, isExpiredProviderToken } from './outcome.js';
-import { type ProviderToken, ProviderTokens } from './provider-token.js';
+import { type ProviderToken, ProviderTokens, sharedProviderTokens } from './provider-token.js';
 import { type ApnsRequest, apnsRequest } from './request.js';
 
 export interface ApnsOptions {
@@ -31,7 +31,10 @@ export interface ApnsOptions {
   readonly dryRun: boolean;
   /** PEM to trust instead of the system's store: for tests. */
   readonly ca?: string;
-  /** The clock provider tokens are issued and renewed by. Default Date.now. */
+  /**
+   * The clock provider tokens are issued and renewed by. Default Date.now, and
+   * then providers of the same key share their tokens (sharedProviderTokens).
+   */
   readonly now?: () => number;
 }
 
@@ -132,6 +135,8 @@ class ApnsProvider implements Provider {
 /** Load the signing key (ConfigError when it is unusable) and build the provider. */
 export function createApnsProvider(options: ApnsOptions, log: Logger): Provider {
   const privateKey = loadApnsKey(options.keyFile);
-  const tokens = new ProviderTokens({ privateKey, keyId: options.keyId, teamId: options.teamId }, options.now);
+  const key = { privateKey, keyId: options.keyId, teamId: options.teamId };
+  // A test's own clock gets tokens of its own.
+  const tokens = options.now === undefined ? sharedProviderTokens(key) : new ProviderTokens(key, options.now);
   return new ApnsProvider(options, tokens, log.child({ provider: 'apns' }));
 }

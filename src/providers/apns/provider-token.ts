@@ -4,7 +4,7 @@
 // than every 20 minutes, so a token is renewed at 40 minutes, in the middle
 // of that window, and sooner only when APNs itself calls it expired.
 // https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns
-import { sign, type KeyObject } from 'node:crypto';
+import { createHash, sign, type KeyObject } from 'node:crypto';
 
 interface SigningKey {
   readonly privateKey: KeyObject;
@@ -73,4 +73,25 @@ export class ProviderTokens {
     this.#current = undefined;
     this.#refusedIat = token.iat;
   }
+}
+
+/** Keys whose tokens are kept across reloads; more than a daemon's apps will ever name. */
+const MAX_SHARED = 32;
+const shared = new Map<string, ProviderTokens>();
+
+/**
+ * The ProviderTokens of `key`, the same object for the same key, key id and
+ * team id: a SIGHUP rebuilds every app's provider, and a fresh token for an
+ * unchanged key would be the renewal within 20 minutes that Apple refuses.
+ */
+export function sharedProviderTokens(key: SigningKey): ProviderTokens {
+  const der = key.privateKey.export({ type: 'pkcs8', format: 'der' });
+  const id = `${key.keyId}\0${key.teamId}\0${createHash('sha256').update(der).digest('hex')}`;
+  let tokens = shared.get(id);
+  if (!tokens) {
+    if (shared.size >= MAX_SHARED) shared.delete(shared.keys().next().value as string);
+    tokens = new ProviderTokens(key);
+    shared.set(id, tokens);
+  }
+  return tokens;
 }

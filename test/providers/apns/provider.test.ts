@@ -202,6 +202,17 @@ describe('ExpiredProviderToken', () => {
   });
 });
 
+test('a provider rebuilt for the same key (a reload) goes on with its JWT: Apple refuses a renewal within 20 minutes', async () => {
+  const h = await start({ minTokenUpdateIntervalMs: 20 * MINUTE });
+  try {
+    assert.deepEqual(await sendOne(h.provider(), randomDeviceToken()), { kind: 'delivered' });
+    assert.deepEqual(await sendOne(h.provider(), randomDeviceToken()), { kind: 'delivered' });
+    assert.equal(h.fake.providerTokens.length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
 test('driven by a clock for three hours, with APNs refusing updates within 20 minutes: renewed every 20 to 50 minutes, never refused', async () => {
   let now = Date.now();
   const clock = () => now;
