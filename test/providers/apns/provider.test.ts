@@ -1,6 +1,6 @@
 // The APNs provider against the fake APNs (TLS + HTTP/2, checks the ES256
 // provider token as Apple does): every answer's outcome, what the fake
-// received, ExpiredProviderToken, renewal by a driven clock, and bad keys.
+// received, and bad keys. Provider-token renewal: renewal.test.ts.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,54 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError } from '../../../src/errors.js';
-import { type ApnsOptions, createApnsProvider } from '../../../src/providers/apns/index.js';
-import type { MessageToSend, Outcome, Provider } from '../../../src/providers/provider.js';
-import { type ApnsKey, generateApnsKey, writeApnsKey } from '../../support/apns-key.js';
-import { type ApnsAnswer, apnsAnswers, type FakeApns, type FakeApnsOptions, randomDeviceToken, startFakeApns } from '../../support/fake-apns.js';
+import { createApnsProvider } from '../../../src/providers/apns/index.js';
+import type { Outcome, Provider } from '../../../src/providers/provider.js';
+import { generateApnsKey, writeApnsKey } from '../../support/apns-key.js';
+import { type ApnsAnswer, apnsAnswers, randomDeviceToken } from '../../support/fake-apns.js';
 import { memoryLog } from '../../support/log.js';
-
-const TOPIC = 'com.example.app';
-const MINUTE = 60_000;
-
-interface Harness {
-  readonly fake: FakeApns;
-  readonly key: ApnsKey;
-  provider(options?: Partial<ApnsOptions>): Provider;
-  close(): Promise<void>;
-}
-
-async function start(fakeOptions: Partial<FakeApnsOptions> = {}): Promise<Harness> {
-  const key = generateApnsKey();
-  const fake = await startFakeApns({ keys: [key], topics: [TOPIC], ...fakeOptions });
-  const dir = mkdtempSync(join(tmpdir(), 'gocm-apns-'));
-  const keyFile = writeApnsKey(dir, key);
-  const providers: Provider[] = [];
-  const { log } = memoryLog();
-  return {
-    fake,
-    key,
-    provider(options = {}) {
-      const provider = createApnsProvider(
-        { keyFile, keyId: key.keyId, teamId: key.teamId, topic: TOPIC, endpoint: fake.url, ca: fake.ca, requestTimeoutMs: 5000, connections: 2, concurrency: 64, dryRun: false, ...options },
-        log,
-      );
-      providers.push(provider);
-      return provider;
-    },
-    async close() {
-      await Promise.all(providers.map((provider) => provider.destroy()));
-      await fake.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const message = (id: string, content: MessageToSend['content'] = { payload: { n: 1 }, notification: { title: 'Hi' } }, acceptedAt = Date.now()): MessageToSend => ({ id, content, acceptedAt });
-
-async function sendOne(provider: Provider, token: string, id = 'm'): Promise<Outcome | undefined> {
-  const [outcome] = await provider.send(message(id), [token]);
-  return outcome;
-}
+import { type Harness, message, sendOne, start, TOPIC } from './setup.js';
 
 describe('APNs provider', () => {
   let h: Harness;
@@ -154,83 +112,6 @@ describe('APNs provider', () => {
     h.fake.script(token, [apnsAnswers.hang]);
     assert.deepEqual(await sendOne(h.provider({ requestTimeoutMs: 200 }), token), { kind: 'retry', reason: { source: 'network', code: 'ERR_REQUEST_TIMEOUT' } });
   });
-});
-
-// APNs takes no JWT of a key issued at or before one it called expired, so
-// each of these has a fake and a key of its own.
-describe('ExpiredProviderToken', () => {
-  test('one new JWT, then the send goes through', async () => {
-    const h = await start();
-    try {
-      const provider = h.provider();
-      const token = randomDeviceToken();
-      h.fake.script(token, [apnsAnswers.expiredProviderToken]);
-      assert.deepEqual(await sendOne(provider, token), { kind: 'delivered' });
-      assert.equal(h.fake.tries.get(token), 2);
-      assert.equal(h.fake.providerTokens.length, 2);
-    } finally {
-      await h.close();
-    }
-  });
-
-  test('50 requests in flight with the refused JWT share one new one', async () => {
-    const h = await start();
-    try {
-      const provider = h.provider();
-      const tokens = Array.from({ length: 50 }, () => randomDeviceToken());
-      // The first token's answer makes the JWT stale; the fake refuses the others' as stale too.
-      h.fake.script(tokens[0] as string, [apnsAnswers.expiredProviderToken]);
-      const outcomes = await Promise.all(tokens.map((token) => sendOne(provider, token)));
-      assert.ok(outcomes.every((outcome) => outcome?.kind === 'delivered'), JSON.stringify(outcomes));
-      assert.equal(h.fake.providerTokens.length, 2);
-    } finally {
-      await h.close();
-    }
-  });
-
-  test('again after the renewal: final, a configuration problem, no loop', async () => {
-    const h = await start();
-    try {
-      const token = randomDeviceToken();
-      h.fake.script(token, [apnsAnswers.expiredProviderToken, apnsAnswers.expiredProviderToken]);
-      assert.deepEqual(await sendOne(h.provider(), token), { kind: 'failed', reason: { source: 'apns', code: 'ExpiredProviderToken' }, configProblem: true });
-      assert.equal(h.fake.tries.get(token), 2);
-      assert.equal(h.fake.providerTokens.length, 2);
-    } finally {
-      await h.close();
-    }
-  });
-});
-
-test('a provider rebuilt for the same key (a reload) goes on with its JWT: Apple refuses a renewal within 20 minutes', async () => {
-  const h = await start({ minTokenUpdateIntervalMs: 20 * MINUTE });
-  try {
-    assert.deepEqual(await sendOne(h.provider(), randomDeviceToken()), { kind: 'delivered' });
-    assert.deepEqual(await sendOne(h.provider(), randomDeviceToken()), { kind: 'delivered' });
-    assert.equal(h.fake.providerTokens.length, 1);
-  } finally {
-    await h.close();
-  }
-});
-
-test('driven by a clock for three hours, with APNs refusing updates within 20 minutes: renewed every 20 to 50 minutes, never refused', async () => {
-  let now = Date.now();
-  const clock = () => now;
-  const h = await start({ now: clock, minTokenUpdateIntervalMs: 20 * MINUTE });
-  try {
-    const provider = h.provider({ now: clock });
-    for (let minute = 0; minute <= 180; minute += 1, now += MINUTE) {
-      assert.deepEqual(await sendOne(provider, randomDeviceToken()), { kind: 'delivered' }, `minute ${minute}`);
-    }
-    const seen = h.fake.providerTokens.map((token) => token.firstSeenAt);
-    assert.ok(seen.length >= 4, `${seen.length} tokens`);
-    for (let i = 1; i < seen.length; i++) {
-      const gap = ((seen[i] as number) - (seen[i - 1] as number)) / MINUTE;
-      assert.ok(gap >= 20 && gap <= 50, `renewed after ${gap} minutes`);
-    }
-  } finally {
-    await h.close();
-  }
 });
 
 describe('unusable keys are ConfigErrors that name the field and the file', () => {
