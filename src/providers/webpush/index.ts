@@ -12,6 +12,7 @@ import { createTransport } from '../transport/create.js';
 import { webPushMessage, type WebPushMessage } from './message.js';
 import { OriginTransports } from './origins.js';
 import { webPushOutcome } from './outcome.js';
+import { TimeSlices } from './slices.js';
 import { parseSubscription } from './subscription.js';
 import { VapidHeaders } from './vapid-header.js';
 import { loadVapidKeys } from './vapid-keys.js';
@@ -46,6 +47,8 @@ class WebPushProvider implements Provider {
   readonly #vapid: VapidHeaders;
   readonly #origins: OriginTransports;
   readonly #messages = new PerMessage((message) => webPushMessage(message.content));
+  /** Encryptions wait their turn here, so that a large batch does not hold the event loop. */
+  readonly #encryptions = new TimeSlices();
   readonly #inFlight = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
@@ -93,7 +96,7 @@ class WebPushProvider implements Provider {
     let body: Buffer;
     try {
       // A new ECDH key pair and HKDF per subscription (RFC 8291 §3.4): the CPU-heavy part of a push.
-      body = webpush.encrypt(subscription.p256dh, subscription.auth, prepared.plaintext, 'aes128gcm').cipherText;
+      body = await this.#encryptions.run(() => webpush.encrypt(subscription.p256dh, subscription.auth, prepared.plaintext, 'aes128gcm').cipherText);
     } catch {
       this.#log.debug({ msg_id: message.id }, "a subscription's keys do not encrypt (p256dh is not a point on P-256)");
       return BAD_SUBSCRIPTION;
