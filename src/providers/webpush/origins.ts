@@ -2,6 +2,7 @@
 // (fcm.googleapis.com, updates.push.services.mozilla.com, web.push.apple.com…),
 // and every token names one. Kept while in use, closed once idle, and bounded:
 // tokens may name any origin, so the oldest idle one makes room for a new one.
+import { PoolClosedError, PoolDestroyedError } from '../transport/errors.js';
 import type { Transport } from '../transport/transport.js';
 
 interface OriginOptions {
@@ -29,6 +30,8 @@ export class OriginTransports {
   /** Closed to make room or for idleness, still finishing what they had. */
   readonly #closing = new Set<Transport>();
   readonly #sweeper: NodeJS.Timeout;
+  /** Once closed or destroyed, no transport is made again: a late request fails as it would on a closed pool. */
+  #ended: 'closed' | 'destroyed' | undefined;
 
   constructor(make: (origin: string) => Transport, options: OriginOptions = {}) {
     this.#make = make;
@@ -45,6 +48,7 @@ export class OriginTransports {
 
   /** Run `request` on `origin`'s transport, made if need be. */
   async run<T>(origin: string, request: (transport: Transport) => Promise<T>): Promise<T> {
+    if (this.#ended) throw this.#ended === 'closed' ? new PoolClosedError() : new PoolDestroyedError();
     const entry = this.#entry(origin);
     entry.inFlight += 1;
     try {
@@ -63,12 +67,14 @@ export class OriginTransports {
   }
 
   close(): Promise<void> {
+    this.#ended ??= 'closed';
     clearInterval(this.#sweeper);
     for (const [origin, entry] of this.#entries) this.#retire(origin, entry);
     return Promise.all([...this.#closing].map((transport) => transport.close())).then(() => undefined);
   }
 
   destroy(): Promise<void> {
+    this.#ended = 'destroyed';
     clearInterval(this.#sweeper);
     const all = [...[...this.#entries.values()].map((entry) => entry.transport), ...this.#closing];
     this.#entries.clear();

@@ -84,3 +84,14 @@ test('bounded: a new origin past the bound retires the least recently used idle 
   await origins.destroy();
   assert.ok(made.slice(2).every((transport) => transport.destroyed));
 });
+
+test('after close or destroy no transport is made again: a late request fails as on a closed pool', async () => {
+  const { made, origins, send } = setUp();
+  await origins.destroy();
+  await assert.rejects(send('https://late'), { code: 'ERR_POOL_DESTROYED' });
+  assert.equal(made.length, 0);
+  const other = setUp();
+  await other.origins.close();
+  await assert.rejects(other.send('https://late'), { code: 'ERR_POOL_CLOSED' });
+  assert.equal(other.made.length, 0);
+});
