@@ -4,6 +4,7 @@
 // app without losing what is pending, and refuses a bad file, keeping the old
 // apps; a bad file at start exits 2 naming the app and the field.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -159,6 +160,16 @@ describe('a bad apps file at start', () => {
     const { code, stderr } = await start((apps, dir) => ((apps.apps.ios as Json).key = join(dir, 'AuthKey_NONE.p8')));
     assert.equal(code, 2, stderr);
     assert.match(stderr, /^gocmd: --apps .*: app "ios": "key" .*AuthKey_NONE\.p8: cannot read it \(ENOENT\)\n$/);
+  });
+
+  test('a .p8 that is not a P-256 key: exit 2, naming the app and the field', async () => {
+    const { code, stderr } = await start((apps, dir) => {
+      const file = join(dir, 'AuthKey_P384.p8');
+      writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      (apps.apps.ios as Json).key = file;
+    });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /^gocmd: --apps .*: app "ios": "key" .*AuthKey_P384\.p8: is not an EC P-256 key/);
   });
 
   test('a VAPID public key that does not match the private key: exit 2, naming the app and the field', async () => {
