@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   bad_request: 'the command is missing a field or has one of the wrong type',
   unknown_command: 'the "cmd" field names no command',
   line_too_long: 'the line (an HTTP body) is longer than --max-line-bytes; it was skipped',
-  payload_too_large: "the data payload is over FCM's 4096-byte limit",
+  payload_too_large: "the message is over its push service's limit: 4096 bytes of FCM data, of APNs payload, or of encrypted Web Push message",
   busy: 'the spool cannot take it now (full, locked or unwritable); nothing was accepted: try again later',
   shutting_down: 'the daemon is stopping; this line was not processed',
   internal: 'an unexpected error in the daemon; nothing was accepted',

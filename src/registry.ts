@@ -5,14 +5,19 @@ import type { AppConfig, AppsConfig } from './apps.js';
 import type { Config } from './config.js';
 import type { AppRuntime } from './delivery/engine.js';
 import type { Logger } from './log.js';
+import { ConfigError } from './errors.js';
 import type { MessageContent } from './message.js';
 import type { AppDirectory } from './protocol/commands.js';
+import { APNS_ENDPOINTS, createApnsProvider } from './providers/apns/index.js';
+import { apnsPayloadLimit } from './providers/apns/request.js';
 import { createFcmProvider } from './providers/fcm/index.js';
 import { createGcmProvider } from './providers/gcm.js';
 import { fcmDataLimit, type SizeCheck } from './providers/limits.js';
 import type { Provider } from './providers/provider.js';
 import type { SharedLimits } from './delivery/workers/protocol.js';
 import type { DeliveryWorkers } from './delivery/workers/pool.js';
+import { createWebPushProvider } from './providers/webpush/index.js';
+import { webPushSizeLimit } from './providers/webpush/message.js';
 
 export interface Apps {
   readonly runtimes: readonly AppRuntime[];
@@ -22,8 +27,8 @@ export interface Apps {
 const SIZE_CHECKS: Record<AppConfig['provider'], SizeCheck> = {
   fcm: fcmDataLimit,
   gcm: fcmDataLimit,
-  apns: () => undefined,
-  webpush: () => undefined,
+  apns: apnsPayloadLimit,
+  webpush: webPushSizeLimit,
 };
 
 /** Tokens one request may carry, by provider: the engine forms requests before any provider exists in a delivery thread. */
@@ -39,8 +44,27 @@ export function createProvider(app: AppConfig, shared: SharedLimits, log: Logger
       return createFcmProvider({ ...limits, endpoint: (app.endpoint ?? shared.fcmEndpoint).replace(/\/+$/, ''), credentials: app.credentials, projectId: app.projectId }, child);
     case 'gcm':
       return createGcmProvider({ ...limits, endpoint: app.endpoint ?? shared.gcmEndpoint, apiKey: app.apiKey }, child);
-    default:
-      throw new Error(`provider ${app.provider} is not built yet`);
+    case 'apns':
+      return createApnsProvider(
+        { ...limits, endpoint: app.endpoint ?? APNS_ENDPOINTS[app.environment], keyFile: app.keyFile, keyId: app.keyId, teamId: app.teamId, topic: app.topic },
+        child,
+      );
+    case 'webpush':
+      return createWebPushProvider({ ...limits, vapidPublicKey: app.vapidPublicKey, vapidPrivateKeyFile: app.vapidPrivateKeyFile, subject: app.subject }, child);
+  }
+}
+
+/**
+ * createProvider, with the apps file and the app named in a ConfigError, as the
+ * file's own checks name them. Without --apps the one app is the flags' and
+ * the message names the flag already.
+ */
+function createAppProvider(app: AppConfig, config: Config, limits: SharedLimits, log: Logger): Provider {
+  try {
+    return createProvider(app, limits, log);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || config.appsFile === undefined) throw error;
+    throw new ConfigError(`--apps ${config.appsFile}: app "${app.name}": ${error.message}`);
   }
 }
 
@@ -67,8 +91,7 @@ export async function buildApps(apps: AppsConfig, config: Config, log: Logger, w
   const builder = workers ? log.child({}, { level: 'error' }) : log;
   try {
     for (const app of apps.apps) {
-      const provider = createProvider(app, limits, builder);
-      runtimes.push({ name: app.name, provider, concurrency: app.concurrency, rate: app.rate });
+      runtimes.push({ name: app.name, provider: createAppProvider(app, config, limits, builder), concurrency: app.concurrency, rate: app.rate });
     }
   } catch (error) {
     await Promise.all(runtimes.map((runtime) => runtime.provider.destroy()));

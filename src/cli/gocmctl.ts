@@ -105,7 +105,15 @@ async function parse(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{
     .command('ping', 'check that gocmd answers', {}, () => {
       command = { name: 'ping' };
     })
-    .demandCommand(1, 'give a command: send, report, queue, status, canonical, notregistered, fleet, watch or ping')
+    .command(
+      'vapid-keys',
+      'make a VAPID key pair for a webpush app: write the private key, print the public key (no daemon needed)',
+      (y) => y.options({ 'private-key-file': { type: 'string', nargs: 1, demandOption: true, desc: 'a new file for the private key (mode 0600; an existing file is never replaced)' } }),
+      (a) => {
+        command = { name: 'vapid-keys', privateKeyFile: a['private-key-file'] };
+      },
+    )
+    .demandCommand(1, 'give a command: send, report, queue, status, canonical, notregistered, fleet, watch, ping or vapid-keys')
     .strict()
     .version(false)
     .help()

@@ -8,6 +8,7 @@ import { InputFileError } from './input.js';
 import { type ListCommand, readList } from './lists.js';
 import { type MessagesSendCommand, sendMessagesFile } from './send-messages.js';
 import { sendTokens, type TokensSendCommand } from './send-tokens.js';
+import { vapidKeys, type VapidKeysCommand } from './vapid-keys.js';
 import { watch, type WatchCommand } from './watch.js';
 
 /** A command of one request and one reply. */
@@ -16,7 +17,7 @@ type SimpleCommand =
   | { readonly name: 'status'; readonly msg: string; readonly app: string | undefined }
   | { readonly name: 'ping' | 'fleet' };
 
-export type CtlCommand = TokensSendCommand | MessagesSendCommand | ListCommand | WatchCommand | SimpleCommand;
+export type CtlCommand = TokensSendCommand | MessagesSendCommand | ListCommand | WatchCommand | VapidKeysCommand | SimpleCommand;
 
 const TEXT = {
   report: formatReport,
@@ -39,6 +40,8 @@ export async function runCtl(command: CtlCommand, context: CtlContext): Promise<
         return await readList(command, context);
       case 'watch':
         return await watch(command, context);
+      case 'vapid-keys':
+        return vapidKeys(command, context);
       default:
         return await simple(command, context);
     }

@@ -27,7 +27,7 @@ export class ProblemLog {
     if (this.configProblems.size > 0) {
       this.log.error(
         { reasons: Object.fromEntries(this.configProblems) },
-        'the push service refuses our credentials or project (e.g. SENDER_ID_MISMATCH, 401): check the credentials; affected tokens were failed, not purged',
+        'the push service refuses our credentials or project (e.g. SENDER_ID_MISMATCH, BadDeviceToken, 401): check the credentials, topic and environment; affected tokens were failed, not purged',
       );
     }
     if (this.counts.size > 0) this.log.warn({ reasons: Object.fromEntries(this.counts) }, 'delivery problems in the last second');

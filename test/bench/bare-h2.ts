@@ -1,27 +1,35 @@
 // The yardstick of the delivery benchmarks: a bare node:http2 client, in its own
-// process, pushing FCM v1 (or, with --apikey, legacy one-token) requests with the
-// daemon's bodies and Authorization header at the same concurrency, with nothing
-// else in the way (no spool, no engine). Prints one JSON line. Run by
-// delivery.ts and delivery-gcm.ts:
+// process, pushing FCM v1 (or, with --apikey, legacy one-token; with --apns-key,
+// APNs) requests with the daemon's bodies and Authorization header at the same
+// concurrency, with nothing else in the way (no spool, no engine). Prints one
+// JSON line. Run by delivery.ts, delivery-gcm.ts and delivery-apns.ts:
 //   node dist/test/bench/bare-h2.js --url URL --credentials FILE --requests N --concurrency C --sessions S
 //   node dist/test/bench/bare-h2.js --url SEND_URL --apikey KEY --requests N --concurrency C --sessions S
+//   node dist/test/bench/bare-h2.js --url URL --apns-key FILE --key-id ID --team-id ID --topic T --requests N …
 // With --via-pool the same requests go through gocm's own transport (H2Pool)
 // instead: what the transport costs on its own, without spool or engine.
 // The fake's certificate is trusted through NODE_EXTRA_CA_CERTS, as the daemon's is.
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { loadApnsKey } from '../../src/providers/apns/key.js';
+import { signProviderToken } from '../../src/providers/apns/provider-token.js';
+import { apnsRequest } from '../../src/providers/apns/request.js';
 import { loadServiceAccount } from '../../src/providers/fcm/credentials.js';
 import { signAssertion } from '../../src/providers/fcm/jwt.js';
 import { bodyFor, bodyTemplate } from '../../src/providers/fcm/message.js';
 import { H2Pool } from '../../src/providers/transport/h2-pool.js';
-import { BENCH_PAYLOAD } from './payload.js';
+import { BENCH_PAYLOAD, deviceToken } from './payload.js';
 
 const { values } = parseArgs({
   options: {
     url: { type: 'string' },
     credentials: { type: 'string' },
     apikey: { type: 'string' },
+    'apns-key': { type: 'string' },
+    'key-id': { type: 'string' },
+    'team-id': { type: 'string' },
+    topic: { type: 'string' },
     'via-pool': { type: 'boolean', default: false },
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '2000' },
@@ -76,11 +84,23 @@ interface Target {
   readonly origin: string;
   readonly headers: http2.OutgoingHttpHeaders;
   readonly body: (token: string) => string;
+  /** APNs: the device token is in the path, and a 64-hex-digit one. */
+  readonly path?: (token: string) => string;
+}
+
+/** APNs with a provider token signed once, as gocmd reuses its own for 40 minutes. */
+function apnsTarget(url: string, keyFile: string): Target {
+  const { origin } = new URL(url);
+  const key = { privateKey: loadApnsKey(keyFile), keyId: values['key-id'] ?? '', teamId: values['team-id'] ?? '' };
+  const request = apnsRequest(BENCH_PAYLOAD, Date.now(), values.topic ?? '');
+  const headers = { ':method': 'POST', ...request.headers, authorization: `bearer ${signProviderToken(key, Math.floor(Date.now() / 1000))}`, 'content-type': 'application/json' };
+  return { origin, headers, body: () => request.body, path: (token) => `/3/device/${deviceToken(token)}` };
 }
 
 /** FCM v1 with an access token from `credentials`, or the legacy protocol with `apikey`: the requests gocmd would make. */
 async function target(url: string, credentials: string | undefined, apikey: string | undefined): Promise<Target> {
   const { origin, pathname } = new URL(url);
+  if (values['apns-key'] !== undefined) return apnsTarget(url, values['apns-key']);
   if (apikey !== undefined) {
     const headers = { ':method': 'POST', ':path': pathname, authorization: `key=${apikey}`, 'content-type': 'application/json' };
     return { origin, headers, body: (token) => JSON.stringify({ registration_ids: [token], data: BENCH_PAYLOAD.payload }) };
@@ -104,7 +124,8 @@ async function main(): Promise<void> {
   const sessionCount = Number(values.sessions);
 
   const started = performance.now();
-  const { origin, headers, body } = await target(url, values.credentials, values.apikey);
+  const { origin, headers, body, path } = await target(url, values.credentials, values.apikey);
+  const headersFor = path === undefined ? () => headers : (token: string) => ({ ...headers, ':path': path(token) });
   const statuses = new Map<number, number>();
   let next = 0;
   /** A lane sends one request after another; `concurrency` lanes spread evenly over the sessions. */
@@ -118,15 +139,16 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(i)));
   };
   if (values['via-pool']) {
-    const { ':method': method, ':path': path, ...rest } = headers;
+    if (path !== undefined) throw new Error('--via-pool takes FCM or legacy requests');
+    const { ':method': method, ':path': fixedPath, ...rest } = headers;
     const plain = Object.fromEntries(Object.entries(rest).map(([name, value]) => [name, String(value)]));
-    const request = { method: String(method), path: String(path), headers: plain };
+    const request = { method: String(method), path: String(fixedPath), headers: plain };
     const pool = new H2Pool(origin, { connections: sessionCount, concurrency, timeoutMs: 60_000 });
     await lanes((_lane, token) => pool.request({ ...request, body: body(token) }).then((response) => response.status, () => 0));
     await pool.close();
   } else {
     const sessions = await Promise.all(Array.from({ length: sessionCount }, () => connect(origin)));
-    await lanes((lane, token) => post(sessions[lane % sessionCount] as http2.ClientHttp2Session, headers, body(token)));
+    await lanes((lane, token) => post(sessions[lane % sessionCount] as http2.ClientHttp2Session, headersFor(token), body(token)));
     for (const session of sessions) session.close();
   }
   const seconds = (performance.now() - started) / 1000;

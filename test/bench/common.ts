@@ -284,3 +284,44 @@ export async function startFakeFcmProcess(latencyMs: number): Promise<FakeFcmPro
     },
   };
 }
+
+export interface FakeProcess<Info> {
+  /** The fake's first stdout line, parsed. */
+  readonly info: Info;
+  readonly child: ChildProcess;
+  /** SIGTERM, so that it removes its files; resolves on exit. */
+  stop(): Promise<void>;
+}
+
+/** A fake of test/support in its own process (`fake-apns`, `fake-webpush`), once it has printed its JSON line. */
+export async function startFakeProcess<Info>(name: string, args: readonly string[]): Promise<FakeProcess<Info>> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'test', 'support', `${name}.js`), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  killOnCleanup(child, 'SIGTERM');
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const first = await Promise.race([
+    new Promise<string>((resolve) => lines.once('line', resolve)),
+    exited.then(() => {
+      throw new Error(`${name} exited before it was ready`);
+    }),
+  ]);
+  lines.close();
+  return {
+    info: JSON.parse(first) as Info,
+    child,
+    stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Ask `report` every `pollMs` until nothing is pending; the last report. */
+export async function untilSettled(client: { request(line: object): Promise<Record<string, unknown>> }, pollMs = 50): Promise<Record<string, unknown>> {
+  let report = await client.request({ cmd: 'report' });
+  while (report.pending !== 0) {
+    await sleep(pollMs);
+    report = await client.request({ cmd: 'report' });
+  }
+  return report;
+}

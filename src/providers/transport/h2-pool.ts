@@ -32,7 +32,7 @@ const MAX_PING_TIMEOUT_MS = 5000;
 
 interface Pending {
   readonly headers: http2.OutgoingHttpHeaders;
-  readonly body: string | undefined;
+  readonly body: TransportRequest['body'];
   readonly resolve: (response: TransportResponse) => void;
   readonly reject: (error: Error) => void;
   refusals: number;

@@ -11,7 +11,8 @@ export interface TransportRequest {
    * access token): a transport may cache what it derives from it by identity.
    */
   readonly headers: Readonly<Record<string, string>>;
-  readonly body?: string;
+  /** Text, or bytes (Web Push's encrypted messages). */
+  readonly body?: string | Uint8Array;
 }
 
 export interface TransportResponse {
