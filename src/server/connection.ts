@@ -16,7 +16,7 @@ export interface ConnectionOptions {
 }
 
 /** Bytes unsent to a client past which its events wait (and, past the backlog, are dropped). */
-const EVENT_HIGH_WATER = 64 * 1024;
+const EVENT_HIGH_WATER = 256 * 1024;
 
 /** Replies waiting (for a commit, or for the client to read) before we stop reading its lines. */
 const MAX_WAITING_REPLIES = 1024;

@@ -1,12 +1,17 @@
 // A connection's event stream (`subscribe`): event lines go out beside the
 // replies while the client keeps up; while it does not, at most
-// MAX_EVENT_BACKLOG wait, the rest are dropped and counted, and before the
-// first event after such a gap the client reads {"event":"gap","dropped":N}.
-// So a subscriber that never reads costs a bounded amount of memory.
+// MAX_EVENT_BACKLOG wait, the rest are dropped and counted, and where the gap
+// was the client reads {"event":"gap","dropped":N}: before the next event, or
+// as soon as it has read the backlog. So a subscriber that never reads costs
+// a bounded amount of memory, and one that reads loses nothing.
 import type { EventName, EventSink } from '../events.js';
 
-/** Event lines a subscriber may have waiting before new ones are dropped. */
-export const MAX_EVENT_BACKLOG = 1000;
+/**
+ * Event lines a subscriber may have waiting before new ones are dropped: more
+ * than one settlement batch holds (a legacy request settles 1,000 tokens at
+ * once, several may finish in one turn), about 2 MB at most.
+ */
+export const MAX_EVENT_BACKLOG = 10_000;
 
 /** Where the lines go: the connection's writer, and whether its client is behind. */
 export interface EventOutput {
@@ -45,6 +50,8 @@ export class Subscription implements EventSink {
     let sent = 0;
     while (sent < this.#queue.length && !this.output.backlogged()) this.output.write(this.#queue[sent++] as string);
     this.#queue.splice(0, sent);
+    // The gap closes the backlog even when no event follows it.
+    if (this.#queue.length === 0 && !this.output.backlogged()) this.#writeGap();
   }
 
   #writeGap(): void {
