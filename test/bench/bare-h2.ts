@@ -1,8 +1,8 @@
 // The yardstick of the delivery benchmarks: a bare node:http2 client, in its own
 // process, pushing FCM v1 (or, with --apikey, legacy one-token) requests with the
 // daemon's bodies and Authorization header at the same concurrency, with nothing
-// else in the way (no spool, no engine). Prints one JSON line. Run by
-// delivery.ts and delivery-gcm.ts:
+// else in the way (no spool, no engine). Prints one JSON line (rate, CPU
+// seconds, peak RSS). Run by delivery.ts and delivery-gcm.ts:
 //   node dist/test/bench/bare-h2.js --url URL --credentials FILE --requests N --concurrency C --sessions S
 //   node dist/test/bench/bare-h2.js --url SEND_URL --apikey KEY --requests N --concurrency C --sessions S
 // With --via-pool the same requests go through gocm's own transport (H2Pool)
@@ -133,7 +133,9 @@ async function main(): Promise<void> {
   const ok = statuses.get(200) ?? 0;
   const cpu = process.cpuUsage();
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  process.stdout.write(`${JSON.stringify({ requests, ok, statuses: Object.fromEntries(statuses), seconds, perSecond: requests / seconds, cpuSeconds })}\n`);
+  // maxRSS is in KiB: the peak resident set, as VmHWM is for gocmd.
+  const peakRssMiB = Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+  process.stdout.write(`${JSON.stringify({ requests, ok, statuses: Object.fromEntries(statuses), seconds, perSecond: requests / seconds, cpuSeconds, peakRssMiB })}\n`);
 }
 
 main().then(
