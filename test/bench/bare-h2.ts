@@ -2,7 +2,8 @@
 // process, pushing FCM v1 (or, with --apikey, legacy one-token; with --apns-key,
 // APNs) requests with the daemon's bodies and Authorization header at the same
 // concurrency, with nothing else in the way (no spool, no engine). Prints one
-// JSON line. Run by delivery.ts, delivery-gcm.ts and delivery-apns.ts:
+// JSON line (rate, CPU seconds, peak RSS). Run by delivery.ts, delivery-gcm.ts
+// and delivery-apns.ts:
 //   node dist/test/bench/bare-h2.js --url URL --credentials FILE --requests N --concurrency C --sessions S
 //   node dist/test/bench/bare-h2.js --url SEND_URL --apikey KEY --requests N --concurrency C --sessions S
 //   node dist/test/bench/bare-h2.js --url URL --apns-key FILE --key-id ID --team-id ID --topic T --requests N …
@@ -155,7 +156,9 @@ async function main(): Promise<void> {
   const ok = statuses.get(200) ?? 0;
   const cpu = process.cpuUsage();
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  process.stdout.write(`${JSON.stringify({ requests, ok, statuses: Object.fromEntries(statuses), seconds, perSecond: requests / seconds, cpuSeconds })}\n`);
+  // maxRSS is in KiB: the peak resident set, as VmHWM is for gocmd.
+  const peakRssMiB = Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+  process.stdout.write(`${JSON.stringify({ requests, ok, statuses: Object.fromEntries(statuses), seconds, perSecond: requests / seconds, cpuSeconds, peakRssMiB })}\n`);
 }
 
 main().then(

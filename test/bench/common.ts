@@ -238,6 +238,20 @@ export function round(value: number, digits = 0): number {
   return Math.round(value * scale) / scale;
 }
 
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** How many delivery threads gocmd chose (its `ready` log line says): what "the default" meant on this machine. */
+export function workersOf(daemon: DaemonProcess): number | undefined {
+  const ready = daemon.logs().find((line) => line.msg === 'ready');
+  return typeof ready?.workers === 'number' ? ready.workers : undefined;
+}
+
 /** The `p`th percentile (0–100) of ascending `sorted`. */
 export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;

@@ -2,13 +2,13 @@
 // the machine and each scenario's readable line together. A scenario that
 // fails or outlives its limit is reported and the others still run.
 //
-//   node dist/test/bench/run.js [--quick] [scenario…]   (default: ingest delivery delivery-gcm delivery-apns webpush memory; soak, pg-clients, http, fleet, fleet-churn, observe only when named)
+//   node dist/test/bench/run.js [--quick] [scenario…]   (default: ingest ingest-delivering delivery delivery-gcm delivery-apns webpush memory; soak, pg-clients, http, fleet, fleet-churn, observe only when named)
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeMachine, QUICK, quietMachine } from './common.js';
 
-const SCENARIOS = ['ingest', 'delivery', 'delivery-gcm', 'delivery-apns', 'webpush', 'memory'] as const;
+const SCENARIOS = ['ingest', 'ingest-delivering', 'delivery', 'delivery-gcm', 'delivery-apns', 'webpush', 'memory'] as const;
 /**
  * Run only when named: soak is longer, and about robustness rather than speed; pg-clients chose a
  * dependency; http needs wrk (apt-get install wrk); fleet and fleet-churn need PostgreSQL; observe
