@@ -127,6 +127,38 @@ void test('a clean stop gives claims back at once; a killed daemon\'s claims ret
   }
 });
 
+void test('the fleet vacuums the hot table itself: dead rows of delivered tokens go without waiting for autovacuum', async () => {
+  const cluster = await starting;
+  const url = await freshDatabase(cluster);
+  // Autovacuum off for the table: whatever vacuums it is the spool.
+  const a = await open(url, cluster, { name: 'a', vacuumMs: 100 });
+  const b = await open(url, cluster, { name: 'b', vacuumMs: 100 });
+  try {
+    await cluster.psql('ALTER TABLE gocm.tokens SET (autovacuum_enabled = false);', url.slice(url.lastIndexOf('/') + 1));
+    const tokens = Array.from({ length: 3000 }, (_, i) => `t${i}`);
+    await a.add(message('m1'), tokens);
+    const claimed = await a.claim(APP, 3000, Date.now());
+    assert.equal(claimed.length, 3000);
+    await a.settle(claimed.map((delivery) => ({ delivery, result: 'delivered' })), Date.now());
+    const client = new pg.Client({ ...targetOf(url).config, password: cluster.password });
+    await client.connect();
+    try {
+      const vacuumed = await waitFor(async () => {
+        const { rows } = await client.query<{ vacuums: string; dead: string }>(
+          `SELECT vacuum_count AS vacuums, n_dead_tup AS dead FROM pg_stat_user_tables WHERE relid = 'gocm.tokens'::regclass`,
+        );
+        const row = rows[0];
+        return row && Number(row.vacuums) > 0 ? row : undefined;
+      }, 20_000);
+      assert.ok(Number(vacuumed.dead) < 1000, `dead rows left: ${vacuumed.dead}`);
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
 /** A daemon's spool in a process of its own: claims everything of argv[2], says so, and hangs until killed. */
 const CLAIM_AND_HANG = `
 import { PostgresSpool } from ${JSON.stringify(new URL('../../src/spool/postgres/spool.js', import.meta.url).href)};
