@@ -5,8 +5,6 @@ import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { SpoolLog } from './checkpointer.js';
 import { MemorySpool } from './memory.js';
-import { isPostgresUrl, targetOf } from './postgres/connect.js';
-import { PostgresSpool } from './postgres/spool.js';
 import { DEFAULT_STATUS_POLICY, type Spool, type StatusPolicy } from './spool.js';
 import { SqliteSpool } from './sqlite.js';
 
@@ -17,11 +15,18 @@ export interface OpenLog extends SpoolLog {
   info(details: object, message: string): void;
 }
 
+/** Does `spool` name a PostgreSQL server rather than a file? */
+export function isPostgresUrl(spool: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(spool);
+}
+
 /** Throws ConfigError when the spool cannot be used; `log` hears of trouble it survives. */
 export async function openSpool(config: SpoolConfig, log?: OpenLog): Promise<Spool> {
   const statuses: StatusPolicy = { ...DEFAULT_STATUS_POLICY, retentionMs: config.statusRetentionMs };
   if (config.spool === ':memory:') return new MemorySpool(config.spoolMax, undefined, statuses);
   if (isPostgresUrl(config.spool)) {
+    // pg and its helpers stay unloaded (15 MiB of resident memory) unless the spool is PostgreSQL.
+    const [{ targetOf }, { PostgresSpool }] = await Promise.all([import('./postgres/connect.js'), import('./postgres/spool.js')]);
     return PostgresSpool.open(targetOf(config.spool), { spoolMax: config.spoolMax, leaseMs: config.leaseMs, name: config.name, statuses, ...(log && { log }) });
   }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(config.spool)?.[1];

@@ -4,10 +4,13 @@
 // own timeouts restart with every chunk, so a body dripping a byte at a time
 // would never time out. The pool holds a connection per request in flight, so
 // no request waits in it for one and the deadline never runs while queued.
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { errorCode } from '../../guards.js';
 import { BodyTooLargeError, ConnectTimeoutError, PoolClosedError, PoolDestroyedError, RequestTimeoutError } from './errors.js';
+import { lazily } from '../../lazy.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_HEADERS, pickHeaders, type Transport, type TransportOptions, type TransportRequest, type TransportResponse } from './transport.js';
+
+const undici = lazily<typeof import('undici')>('undici');
 
 export class UndiciPool implements Transport {
   readonly #pool: Pool;
@@ -21,7 +24,7 @@ export class UndiciPool implements Transport {
     this.#timeoutMs = options.timeoutMs;
     this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.#responseHeaders = options.responseHeaders ?? DEFAULT_RESPONSE_HEADERS;
-    this.#pool = new Pool(origin, {
+    this.#pool = new (undici().Pool)(origin, {
       connections: Math.max(options.connections, options.concurrency),
       pipelining: 1,
       connectTimeout: options.timeoutMs,

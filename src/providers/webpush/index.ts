@@ -2,8 +2,8 @@
 // the message encrypted for that browser (RFC 8291, aes128gcm) and signed for
 // its push service (RFC 8292, VAPID), over gocm's own transport: HTTP/2 where
 // the push service offers it, one pool per push-service origin.
-import webpush from 'web-push';
 import { ConfigError } from '../../errors.js';
+import { lazily } from '../../lazy.js';
 import type { Logger } from '../../log.js';
 import { networkOutcome, parseRetryAfter } from '../answers.js';
 import { PerMessage } from '../per-message.js';
@@ -16,6 +16,8 @@ import { TimeSlices } from './slices.js';
 import { parseSubscription } from './subscription.js';
 import { VapidHeaders } from './vapid-header.js';
 import { loadVapidKeys } from './vapid-keys.js';
+
+const webpush = lazily<typeof import('web-push')>('web-push');
 
 export interface WebPushOptions {
   /** base64url, as the browsers subscribed with it (applicationServerKey). */
@@ -96,7 +98,7 @@ class WebPushProvider implements Provider {
     let body: Buffer;
     try {
       // A new ECDH key pair and HKDF per subscription (RFC 8291 §3.4): the CPU-heavy part of a push.
-      body = await this.#encryptions.run(() => webpush.encrypt(subscription.p256dh, subscription.auth, prepared.plaintext, 'aes128gcm').cipherText);
+      body = await this.#encryptions.run(() => webpush().encrypt(subscription.p256dh, subscription.auth, prepared.plaintext, 'aes128gcm').cipherText);
     } catch {
       this.#log.debug({ msg_id: message.id }, "a subscription's keys do not encrypt (p256dh is not a point on P-256)");
       return BAD_SUBSCRIPTION;

@@ -3,8 +3,10 @@
 // (measured here: 0.6–2.6 ms a call on a loaded 2-core machine, more than the
 // message's own encryption), so one header serves an origin for an hour, well
 // inside the 12 hours it is signed for.
-import webpush from 'web-push';
+import { lazily } from '../../lazy.js';
 import type { VapidKeys } from './vapid-keys.js';
+
+const webpush = lazily<typeof import('web-push')>('web-push');
 
 /** The JWT's lifetime: web-push's default; push services take up to 24 hours. */
 const LIFETIME_S = 12 * 60 * 60;
@@ -31,7 +33,7 @@ export class VapidHeaders {
     const held = this.#signed.get(origin);
     if (held && now - held.signedAt < REUSE_MS && now >= held.signedAt) return held.authorization;
     const expiration = Math.floor(now / 1000) + LIFETIME_S;
-    const { Authorization: authorization } = webpush.getVapidHeaders(origin, this.#subject, this.#keys.publicKey, this.#keys.privateKey, 'aes128gcm', expiration);
+    const { Authorization: authorization } = webpush().getVapidHeaders(origin, this.#subject, this.#keys.publicKey, this.#keys.privateKey, 'aes128gcm', expiration);
     this.#signed.delete(origin);
     // Maps iterate in insertion order: the first key is the least recently signed.
     if (this.#signed.size >= MAX_ORIGINS) this.#signed.delete(this.#signed.keys().next().value as string);

@@ -20,11 +20,6 @@ export interface Target {
   readonly where: string;
 }
 
-/** Does `spool` name a PostgreSQL server rather than a file? */
-export function isPostgresUrl(spool: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(spool);
-}
-
 /** The connection settings of `url`. Throws ConfigError for a URL that cannot be used. */
 export function targetOf(url: string, env: NodeJS.ProcessEnv = process.env): Target {
   let parsed: ReturnType<typeof parse>;
