@@ -5,8 +5,11 @@
 // the others go on.
 import { pipeline, type Readable } from 'node:stream';
 import { errorCode, isObject } from '../guards.js';
-// The daemon's own framing: the same line limit logic, and one frame per line
-// (blank ones too), which is what keeps the line numbers right.
+// The daemon's own framing (split2, ndjson's core): the same line limit logic,
+// and one frame per line (blank ones too), which is what keeps the line numbers
+// right. ndjson.parse itself cannot report a bad line by number: it drops blank
+// lines without a trace, names a bad one by its first 50 characters only, and a
+// line `null` ends its stream, silently losing every line after it (ndjson 2.0).
 import { type Frame, lineSplitter } from '../server/framing.js';
 import { ConnectionLostError, type GocmClient, type Reply } from './client.js';
 import { InputFileError } from './input.js';
