@@ -8,13 +8,14 @@
 // payload, headers and provider token, 2,000 in flight over 20 sessions: the
 // ratio is the cost of everything gocm adds.
 //
-//   node dist/test/bench/delivery-apns.js [--quick] [--concurrency N --connections N] [--spool memory]
+//   node dist/test/bench/delivery-apns.js [--quick] [--concurrency N --connections N] [--workers N] [--spool memory]
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { OPTIONS } from '../../src/config.js';
 import { connect, ROOT, tempDir } from '../support/daemon.js';
 import {
   busyNote, CpuWatch, type FakeProcess, hardLimit, killOnCleanup, launchDaemon, note, printResult, QUICK, removeOnCleanup, round, runScenario,
@@ -25,8 +26,10 @@ import { BENCH_PAYLOAD, deviceToken } from './payload.js';
 const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: '2000' },
-    connections: { type: 'string', default: '20' },
+    concurrency: { type: 'string', default: String(OPTIONS.concurrency.default) },
+    connections: { type: 'string', default: String(OPTIONS.connections.default) },
+    // The daemon's own choice unless given.
+    workers: { type: 'string' },
     spool: { type: 'string', default: 'sqlite' },
   },
 });
@@ -64,7 +67,7 @@ async function daemonRun(fake: Fake, dir: string): Promise<Run> {
   const daemon = await launchDaemon(
     dir,
     ['--socket', socket, '--spool', flags.spool === 'memory' ? ':memory:' : join(dir, 'spool.db'), '--apps', appsFile,
-      '--concurrency', String(CONCURRENCY), '--connections', String(CONNECTIONS), '--drain-timeout', '1s'],
+      '--concurrency', String(CONCURRENCY), '--connections', String(CONNECTIONS), ...(flags.workers === undefined ? [] : ['--workers', flags.workers]), '--drain-timeout', '1s'],
     { NODE_EXTRA_CA_CERTS: info.caFile },
   );
   try {

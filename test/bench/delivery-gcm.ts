@@ -11,13 +11,14 @@
 // (--via-pool) shows what of that cost is the transport's. GoCM itself, on such a fake, delivered 890
 // tokens/s; gocm through undici 93/s (FACTS.md).
 //
-//   node dist/test/bench/delivery-gcm.js [--quick] [--closed-loop] [--concurrency N --connections N] [--spool memory]
+//   node dist/test/bench/delivery-gcm.js [--quick] [--closed-loop] [--concurrency N --connections N] [--workers N] [--spool memory]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { OPTIONS } from '../../src/config.js';
 import { connect, ROOT, tempDir } from '../support/daemon.js';
 import { busyNote, CpuWatch, hardLimit, killOnCleanup, launchDaemon, note, printResult, QUICK, removeOnCleanup, round, runScenario, sleep, stopDaemon } from './common.js';
 import { BENCH_PAYLOAD } from './payload.js';
@@ -25,9 +26,11 @@ import { BENCH_PAYLOAD } from './payload.js';
 const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    // The daemon's defaults (README "Flags").
-    concurrency: { type: 'string', default: '2000' },
-    connections: { type: 'string', default: '20' },
+    // The daemon's own defaults unless given: the figures are for gocmd as it ships.
+    concurrency: { type: 'string', default: String(OPTIONS.concurrency.default) },
+    connections: { type: 'string', default: String(OPTIONS.connections.default) },
+    // The daemon's own choice unless given.
+    workers: { type: 'string' },
     spool: { type: 'string', default: 'sqlite' },
     // Each client waits for a send's reply before the next (as wrk drove GoCM) instead of pipelining its share.
     'closed-loop': { type: 'boolean', default: false },
@@ -111,7 +114,7 @@ async function daemonRun(fake: FakeGcmProcess, dir: string): Promise<Run> {
     [
       '--socket', socket, '--spool', spool,
       '--provider', 'gcm', '--apikey-file', keyFile, '--gcm-endpoint', fake.url,
-      '--concurrency', String(CONCURRENCY), '--connections', String(CONNECTIONS),
+      '--concurrency', String(CONCURRENCY), '--connections', String(CONNECTIONS), ...(flags.workers === undefined ? [] : ['--workers', flags.workers]),
       '--drain-timeout', '1s',
     ],
     { NODE_EXTRA_CA_CERTS: fake.caFile },

@@ -8,12 +8,13 @@
 // about what the sender's encryption does, on the same two cores, so the
 // delivery figure is a floor for a host whose push service is elsewhere.
 //
-//   node dist/test/bench/webpush.js [--quick] [--concurrency N --connections N]
+//   node dist/test/bench/webpush.js [--quick] [--concurrency N --connections N] [--workers N]
 import { createECDH, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { OPTIONS } from '../../src/config.js';
 import webpush from 'web-push';
 import { plaintextOf } from '../../src/providers/webpush/message.js';
 import { connect, tempDir } from '../support/daemon.js';
@@ -26,8 +27,10 @@ import { BENCH_PAYLOAD } from './payload.js';
 const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: '2000' },
-    connections: { type: 'string', default: '20' },
+    concurrency: { type: 'string', default: String(OPTIONS.concurrency.default) },
+    connections: { type: 'string', default: String(OPTIONS.connections.default) },
+    // The daemon's own choice unless given.
+    workers: { type: 'string' },
   },
 });
 const CONCURRENCY = Number(flags.concurrency);
@@ -77,7 +80,7 @@ async function deliveryRun(fake: FakeProcess<WebPushInfo>, dir: string) {
   const subscriptions = readFileSync(info.subscriptions, 'utf8').split('\n').filter((line) => line !== '');
   const daemon = await launchDaemon(
     dir,
-    ['--socket', socket, '--spool', join(dir, 'spool.db'), '--apps', appsFile, '--concurrency', String(CONCURRENCY), '--connections', String(CONNECTIONS), '--drain-timeout', '1s'],
+    ['--socket', socket, '--spool', join(dir, 'spool.db'), '--apps', appsFile, '--concurrency', String(CONCURRENCY), '--connections', String(CONNECTIONS), ...(flags.workers === undefined ? [] : ['--workers', flags.workers]), '--drain-timeout', '1s'],
     { NODE_EXTRA_CA_CERTS: info.caFile },
   );
   try {
