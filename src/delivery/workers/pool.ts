@@ -53,6 +53,14 @@ class Thread {
 /** Worker threads are started this many ms after dying, doubling to 5 s. */
 const RESTART_FIRST_MS = 100;
 const RESTART_MAX_MS = 5000;
+/**
+ * A delivery thread's young generation, in MiB. A request's objects live as long as its answer takes
+ * (200 ms at FCM), so they outlive the scavenges and are promoted however large the young generation
+ * is; V8's default only adds memory to touch. Measured with 20,000 tokens at 200 ms (--workers 1, four
+ * runs each): peak RSS 242-252 MiB and 242-248 µs of CPU a token with the default; 225-239 MiB and
+ * 202-236 µs with 12.
+ */
+const YOUNG_GENERATION_MB = 12;
 /** How long stop() waits for the threads to finish before terminating them. */
 const STOP_WAIT_MS = 5000;
 
@@ -86,7 +94,11 @@ export class DeliveryWorkers {
   }
 
   #start(index: number): void {
-    const worker = new Worker(this.settings.script ?? new URL('./worker.js', import.meta.url), { workerData: { logLevel: this.settings.logLevel }, execArgv: [] });
+    const worker = new Worker(this.settings.script ?? new URL('./worker.js', import.meta.url), {
+      workerData: { logLevel: this.settings.logLevel },
+      execArgv: [],
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     const thread = new Thread(worker);
     this.#threads[index] = thread;
     worker.on('message', (message: FromWorker) => this.#received(thread, message));
