@@ -187,6 +187,8 @@ export class Connection implements Session {
   /** `subscribe`: this connection gets the events named, beside its replies, from now on. */
   subscribe(events: ReadonlySet<EventName>): void {
     this.unsubscribe?.();
+    // A subscriber is silent by design (`gocmctl watch` only reads): --idle-timeout is not for it.
+    this.socket.setTimeout(0);
     this.subscription = new Subscription(events, {
       write: (line) => {
         if (!this.socket.writableEnded) this.write(line);

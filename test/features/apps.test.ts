@@ -172,6 +172,12 @@ describe('a bad apps file at start', () => {
     assert.match(stderr, /^gocmd: --apps .*: app "ios": "key" .*AuthKey_P384\.p8: is not an EC P-256 key/);
   });
 
+  test('an "endpoint" for a webpush app, which would mean nothing: exit 2, naming the app and the field', async () => {
+    const { code, stderr } = await start((apps) => ((apps.apps.web as Json).endpoint = 'https://127.0.0.1:1/'));
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /^gocmd: --apps .*: app "web": "endpoint" is not a field of a webpush app/);
+  });
+
   test('a VAPID public key that does not match the private key: exit 2, naming the app and the field', async () => {
     const { code, stderr } = await start((apps) => ((apps.apps.web as Json).vapid_public_key = `B${'A'.repeat(86)}`));
     assert.equal(code, 2, stderr);

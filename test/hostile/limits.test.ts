@@ -154,6 +154,19 @@ describe('--idle-timeout', () => {
     assert.deepEqual(await busy.request({ cmd: 'ping', id: 'last' }), { ok: true, id: 'last' }, 'the busy one is still open');
   });
 
+  test('a subscriber is not silent: it stays open however long no event comes', { timeout: 60_000 }, async (t) => {
+    const setup = await startGcmDaemon(['--idle-timeout', '300ms']);
+    t.after(() => setup.close());
+    const subscriber = await setup.daemon.connect();
+    t.after(() => subscriber.close());
+    assert.deepEqual(await subscriber.request({ cmd: 'subscribe', id: 's' }), { ok: true, id: 's', subscribed: ['delivered', 'failed', 'retry', 'notregistered', 'canonical'] });
+    // Connected after the subscriber last spoke: once it is closed, the subscriber has been as silent for longer.
+    const silent = await setup.daemon.connect();
+    t.after(() => silent.close());
+    await silent.closed();
+    assert.deepEqual(await subscriber.request({ cmd: 'ping', id: 'still' }), { ok: true, id: 'still' }, 'the subscriber is still served');
+  });
+
   test('a silent client that never hangs up loses its slot all the same', { timeout: 60_000 }, async (t) => {
     const setup = await startGcmDaemon(['--idle-timeout', '300ms', '--max-connections', '1']);
     t.after(() => setup.close());
