@@ -6,6 +6,7 @@ import type { Logger } from '../../log.js';
 import { networkOutcome, parseRetryAfter } from '../answers.js';
 import { PerMessage } from '../per-message.js';
 import type { MessageToSend, Outcome, Provider } from '../provider.js';
+import { SendsInFlight } from '../sends.js';
 import { createTransport } from '../transport/create.js';
 import type { Transport } from '../transport/transport.js';
 import { loadApnsKey } from './key.js';
@@ -61,8 +62,7 @@ class ApnsProvider implements Provider {
   readonly #pathPrefix: string;
   readonly #tokens: ProviderTokens;
   readonly #prepared: PerMessage<Prepared>;
-  readonly #inFlight = new Set<Promise<unknown>>();
-  #closing: Promise<void> | undefined;
+  readonly #sends = new SendsInFlight();
 
   constructor(options: ApnsOptions, tokens: ProviderTokens, log: Logger) {
     this.#options = options;
@@ -84,16 +84,11 @@ class ApnsProvider implements Provider {
   send(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
     if (this.#options.dryRun || message.content.dry_run === true) return Promise.resolve(tokens.map(() => ({ kind: 'delivered' })));
     const prepared = this.#prepared.get(message);
-    const sending = Promise.all(tokens.map((token) => this.#sendOne(message, prepared, token)));
-    this.#inFlight.add(sending);
-    const forget = () => this.#inFlight.delete(sending);
-    sending.then(forget, forget);
-    return sending;
+    return this.#sends.all(tokens, (token) => this.#sendOne(message, prepared, token));
   }
 
   close(): Promise<void> {
-    this.#closing ??= Promise.all(this.#inFlight).then(() => this.#transport.close());
-    return this.#closing;
+    return this.#sends.close(() => this.#transport.close());
   }
 
   destroy(): Promise<void> {

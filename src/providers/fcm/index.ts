@@ -5,6 +5,7 @@ import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { type MessageToSend, type Outcome, type Provider, reasonLabel } from '../provider.js';
 import { networkOutcome, parseRetryAfter } from '../answers.js';
+import { SendsInFlight } from '../sends.js';
 import { createTransport } from '../transport/create.js';
 import type { Transport } from '../transport/transport.js';
 import { AccessTokenCache } from './access-token.js';
@@ -49,8 +50,7 @@ class FcmProvider implements Provider {
   /** The headers of the current access token, built once per token rather than per request. */
   #headers: { accessToken: string; headers: Record<string, string> } | undefined;
   /** Sends not yet answered, some still waiting for an access token: close() lets them finish. */
-  readonly #inFlight = new Set<Promise<unknown>>();
-  #closing: Promise<void> | undefined;
+  readonly #sends = new SendsInFlight();
 
   constructor(options: FcmOptions, account: ServiceAccount, log: Logger) {
     this.#log = log;
@@ -73,18 +73,11 @@ class FcmProvider implements Provider {
 
   send(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
     const template = this.#bodies.template(message);
-    const sending = Promise.all(tokens.map((token) => this.#sendOne(template, token)));
-    this.#inFlight.add(sending);
-    const forget = () => this.#inFlight.delete(sending);
-    sending.then(forget, forget);
-    return sending;
+    return this.#sends.all(tokens, (token) => this.#sendOne(template, token));
   }
 
   close(): Promise<void> {
-    this.#closing ??= Promise.all(this.#inFlight)
-      .then(() => Promise.all([this.#fcm.close(), this.#tokenEndpoint.close()]))
-      .then(() => undefined);
-    return this.#closing;
+    return this.#sends.close(() => Promise.all([this.#fcm.close(), this.#tokenEndpoint.close()]));
   }
 
   destroy(): Promise<void> {

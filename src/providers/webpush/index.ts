@@ -7,6 +7,7 @@ import { lazily } from '../../lazy.js';
 import type { Logger } from '../../log.js';
 import { networkOutcome, parseRetryAfter } from '../answers.js';
 import { PerMessage } from '../per-message.js';
+import { SendsInFlight } from '../sends.js';
 import type { MessageToSend, Outcome, Provider } from '../provider.js';
 import { createTransport } from '../transport/create.js';
 import { webPushMessage, type WebPushMessage } from './message.js';
@@ -51,8 +52,7 @@ class WebPushProvider implements Provider {
   readonly #messages = new PerMessage((message) => webPushMessage(message.content));
   /** Encryptions wait their turn here, so that a large batch does not hold the event loop. */
   readonly #encryptions = new TimeSlices();
-  readonly #inFlight = new Set<Promise<unknown>>();
-  #closing: Promise<void> | undefined;
+  readonly #sends = new SendsInFlight();
 
   constructor(options: WebPushOptions, vapid: VapidHeaders, log: Logger) {
     this.#options = options;
@@ -73,16 +73,11 @@ class WebPushProvider implements Provider {
   send(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
     if (this.#options.dryRun || message.content.dry_run === true) return Promise.resolve(tokens.map(() => ({ kind: 'delivered' })));
     const prepared = this.#messages.get(message);
-    const sending = Promise.all(tokens.map((token) => this.#sendOne(message, prepared, token)));
-    this.#inFlight.add(sending);
-    const forget = () => this.#inFlight.delete(sending);
-    sending.then(forget, forget);
-    return sending;
+    return this.#sends.all(tokens, (token) => this.#sendOne(message, prepared, token));
   }
 
   close(): Promise<void> {
-    this.#closing ??= Promise.all(this.#inFlight).then(() => this.#origins.close());
-    return this.#closing;
+    return this.#sends.close(() => this.#origins.close());
   }
 
   destroy(): Promise<void> {
