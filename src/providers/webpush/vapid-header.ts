@@ -22,6 +22,8 @@ export class VapidHeaders {
   readonly #signed = new Map<string, { readonly authorization: string; readonly signedAt: number }>();
 
   constructor(keys: VapidKeys, subject: string, now: () => number = Date.now) {
+    // Loaded here, at start, so that a broken install fails as itself, not as the subject's fault.
+    webpush();
     this.#keys = keys;
     this.#subject = subject;
     this.#now = now;
