@@ -173,6 +173,13 @@ export class Connection implements Session {
 
   private onIdle(): void {
     if (this.waiting.length > 0) return;
+    // A subscriber is silent by design (`gocmctl watch` only reads): while it has taken every event
+    // written to it, it is listening, and is looked at again one silent period later. One that leaves
+    // events unread is closed as any silent client is.
+    if (this.subscription && !this.socket.writableEnded && this.socket.writableLength === 0 && this.output.length === 0) {
+      this.socket.setTimeout(this.options.idleTimeoutMs);
+      return;
+    }
     // Ended one silent period ago and the client still holds on (it never
     // closes, or never reads what is left): cut it off, or it keeps its
     // --max-connections slot and file descriptor for ever.
@@ -187,8 +194,6 @@ export class Connection implements Session {
   /** `subscribe`: this connection gets the events named, beside its replies, from now on. */
   subscribe(events: ReadonlySet<EventName>): void {
     this.unsubscribe?.();
-    // A subscriber is silent by design (`gocmctl watch` only reads): --idle-timeout is not for it.
-    this.socket.setTimeout(0);
     this.subscription = new Subscription(events, {
       write: (line) => {
         if (!this.socket.writableEnded) this.write(line);

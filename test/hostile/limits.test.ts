@@ -167,6 +167,34 @@ describe('--idle-timeout', () => {
     assert.deepEqual(await subscriber.request({ cmd: 'ping', id: 'still' }), { ok: true, id: 'still' }, 'the subscriber is still served');
   });
 
+  test('a subscriber that leaves its events unread loses its slot as a silent client does', { timeout: 60_000 }, async (t) => {
+    const setup = await startGcmDaemon(['--idle-timeout', '300ms', '--max-connections', '2']);
+    t.after(() => setup.close());
+    const subscriber = await setup.daemon.connect();
+    t.after(() => subscriber.close());
+    await subscriber.request({ cmd: 'subscribe', events: ['delivered'] });
+    subscriber.socket.pause();
+    // 5,000 events of about 130 bytes: more than the socket's buffers hold, so some stay unwritten.
+    const sender = await setup.daemon.connect();
+    t.after(() => sender.close());
+    for (let send = 0; send < 5; send++) {
+      const reply = await sender.request({ cmd: 'send', tokens: Array.from({ length: 1000 }, (_, i) => `ok-unread-${send}-${i}`), payload: {} });
+      assert.equal(reply.ok, true);
+    }
+    // The sender stays busy throughout, so it keeps its slot: a new client is served only once the subscriber is cut off.
+    while ((await sender.request({ cmd: 'report' })).pending !== 0);
+    let served = false;
+    const busy = (async () => {
+      while (!served) await sender.request({ cmd: 'ping' });
+    })();
+    const next = await connectServed(() => setup.daemon.connect(), 'next');
+    served = true;
+    await busy;
+    t.after(() => next.close());
+    assert.deepEqual(await next.request({ cmd: 'ping', id: 'next' }), { ok: true, id: 'next' });
+    assert.deepEqual(await sender.request({ cmd: 'ping', id: 'sender' }), { ok: true, id: 'sender' }, 'the busy sender kept its slot');
+  });
+
   test('a silent client that never hangs up loses its slot all the same', { timeout: 60_000 }, async (t) => {
     const setup = await startGcmDaemon(['--idle-timeout', '300ms', '--max-connections', '1']);
     t.after(() => setup.close());
