@@ -228,15 +228,18 @@ describe('stopping', () => {
     const client = await setup.daemon.connect();
     t.after(() => client.close());
     const lines = 3000;
-    // A client that writes all at once and reads nothing until the daemon is stopping.
+    // The first line answered before anything else is written: the daemon has read something when the stop comes, however loaded the machine.
+    const first = await client.request({ cmd: 'send', id: 0, tokens: ['ok-parked-0'], payload: {} });
+    assert.equal(first.ok, true);
+    // Then a client that writes all at once and reads nothing until the daemon is stopping.
     client.socket.pause();
-    const sent = Array.from({ length: lines }, (_, i) => JSON.stringify({ cmd: 'send', id: i, tokens: [`ok-parked-${i}`], payload: {} })).join('\n') + '\n';
+    const sent = Array.from({ length: lines - 1 }, (_, i) => JSON.stringify({ cmd: 'send', id: i + 1, tokens: [`ok-parked-${i + 1}`], payload: {} })).join('\n') + '\n';
     await new Promise<void>((resolve) => client.socket.write(sent, () => resolve()));
     setup.daemon.child.kill('SIGTERM');
     await setup.daemon.waitForLog('stopping');
     client.socket.resume();
     client.socket.end();
-    const replies: Array<{ id: number; ok: boolean; code: string | undefined }> = [];
+    const replies: Array<{ id: number; ok: boolean; code: string | undefined }> = [{ id: 0, ok: true, code: undefined }];
     for (let line = await client.nextLine(); line !== undefined; line = await client.nextLine()) {
       const reply = JSON.parse(line) as { id: number; ok: boolean; error?: { code: string } };
       replies.push({ id: reply.id, ok: reply.ok, code: reply.error?.code });
