@@ -61,6 +61,8 @@ const POOL_SIZE = 6;
  * without this; with a VACUUM every 5 s by one member of the fleet, 4,000 and 2.6 MiB.
  */
 const VACUUM_INTERVAL_MS = 5000;
+/** How long one VACUUM may take: long enough for a table an outage let grow; close() cancels one sooner. */
+const VACUUM_TIMEOUT_MS = 10 * 60_000;
 /** Fewer dead rows than this and the vacuum is not worth its walk of the table. */
 const VACUUM_DEAD_ROWS = 1000;
 /** Any constant the fleet agrees on: held by the member vacuuming, so that the others skip their turn. */
@@ -95,8 +97,14 @@ export class PostgresSpool implements Spool {
   /** Claims under way, each settled either way. */
   private readonly claims = new Set<Promise<void>>();
   private readonly timers: NodeJS.Timeout[] = [];
-  /** The vacuum under way, if any: close() waits for it, as for a claim. */
+  /** The vacuum under way, if any: close() cancels and waits for it. */
   private vacuuming: Promise<void> | undefined;
+  /** The server process running this daemon's VACUUM, while one runs: close() cancels it. */
+  private vacuumBackend: number | undefined;
+  /** False once the role is found not to be allowed to vacuum the table. */
+  private vacuumAllowed: boolean | undefined;
+  /** The last VACUUM failure logged, until one works. */
+  private vacuumProblem: string | undefined;
   private batch: Array<{ message: NewMessage; tokens: readonly string[]; resolve: () => void; reject: (error: Error) => void }> = [];
   private committing: Promise<void> | undefined;
   private flushScheduled = false;
@@ -126,7 +134,7 @@ export class PostgresSpool implements Spool {
     every(Math.max(100, Math.floor(options.leaseMs / 2)), () => this.reclaim());
     every(FORGET_INTERVAL_MS, () => this.forget());
     every(CENSUS_INTERVAL_MS, () => this.census());
-    every(options.vacuumMs ?? VACUUM_INTERVAL_MS, () => (this.vacuuming ??= this.vacuum().finally(() => (this.vacuuming = undefined))));
+    every(options.vacuumMs ?? VACUUM_INTERVAL_MS, () => (this.vacuuming ??= this.vacuum().catch((error: unknown) => this.vacuumFailed(error)).finally(() => (this.vacuuming = undefined))));
   }
 
   /** Connect, create or check the schema, join the fleet. Throws ConfigError for settings no retry fixes. */
@@ -694,24 +702,63 @@ export class PostgresSpool implements Spool {
 
   /**
    * VACUUM the hot table if it holds enough dead rows and no other member is at it. SKIP_LOCKED: an
-   * autovacuum already under way is left to finish, never waited for. A role that does not own the
-   * table gets a warning from the server and nothing is vacuumed; autovacuum still does its part.
+   * autovacuum already under way is left to finish, never waited for. TRUNCATE false: giving the end
+   * of the file back would take the table's exclusive lock (replayed on standbys) for pages the next
+   * inserts reuse anyway. A role that may not vacuum the table is found once and leaves it to autovacuum.
    */
   private async vacuum(): Promise<void> {
-    if (this.closing) return;
+    if (this.closing || this.vacuumAllowed === false) return;
     const client = await this.pool.connect();
+    let failure: Error | undefined;
     try {
-      const { rows } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1) AS won', [VACUUM_LOCK]);
-      if (rows[0]?.won !== true) return;
+      const { rows } = await client.query<{ won: boolean; pid: number; allowed: boolean }>(
+        `SELECT pg_try_advisory_lock($1) AS won, pg_backend_pid() AS pid,
+                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                OR pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'gocm.tokens'::regclass), 'MEMBER')
+                OR pg_has_role(current_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER') AS allowed`,
+        [VACUUM_LOCK],
+      );
+      const [row] = rows;
+      if (row?.won !== true) return;
       try {
+        if (!row.allowed) {
+          this.vacuumAllowed = false;
+          this.log.info({}, 'this role may not VACUUM gocm.tokens (it owns neither the table nor the database): autovacuum alone keeps it');
+          return;
+        }
         const dead = await client.query<{ dead: string }>("SELECT n_dead_tup AS dead FROM pg_stat_user_tables WHERE relid = 'gocm.tokens'::regclass");
-        if (Number(dead.rows[0]?.dead ?? 0) >= VACUUM_DEAD_ROWS) await client.query('VACUUM (SKIP_LOCKED) gocm.tokens');
+        if (this.closing || Number(dead.rows[0]?.dead ?? 0) < VACUUM_DEAD_ROWS) return;
+        // The pool's 5 s deadlines are for the hot path: a table an outage let grow takes longer.
+        await client.query('SET statement_timeout = 0');
+        this.vacuumBackend = row.pid;
+        try {
+          // pg reads a query's own query_timeout (its types do not say so).
+          const statement: pg.QueryConfig & { query_timeout: number } = { text: 'VACUUM (SKIP_LOCKED, TRUNCATE false) gocm.tokens', query_timeout: VACUUM_TIMEOUT_MS };
+          await client.query(statement);
+        } finally {
+          this.vacuumBackend = undefined;
+        }
+        await client.query('RESET statement_timeout');
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [VACUUM_LOCK]);
       }
+      this.vacuumProblem = undefined;
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      throw failure;
     } finally {
-      client.release();
+      // A session left in doubt (its lock, its deadline) is closed rather than given back to the pool.
+      client.release(failure);
     }
+  }
+
+  /** Said once per kind of failure until a VACUUM works again; a VACUUM cancelled by close() is not a failure. */
+  private vacuumFailed(error: unknown): void {
+    if (this.closing) return;
+    const reason = error instanceof Error ? error.message : String(error);
+    if (reason === this.vacuumProblem) return;
+    this.vacuumProblem = reason;
+    this.log.warn({ code: errorCode(error), reason }, 'could not VACUUM gocm.tokens; tried again in 5 s, and autovacuum goes on meanwhile');
   }
 
   private async notify(what: string): Promise<void> {
@@ -728,7 +775,9 @@ export class PostgresSpool implements Spool {
       }
       // A claim under way when the stop began (bench/fleet.js found 1 fill in 6 leaving 1,000 tokens leased for 30 s).
       await Promise.all(this.claims);
-      await this.vacuuming?.catch(() => undefined);
+      const backend = this.vacuumBackend;
+      if (backend !== undefined) await this.pool.query('SELECT pg_cancel_backend($1)', [backend]).catch(() => undefined);
+      await this.vacuuming;
       try {
         await this.pool.query('UPDATE gocm.tokens SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1', [this.daemonId]);
         await this.pool.query('DELETE FROM gocm.daemons WHERE id = $1', [this.daemonId]);
