@@ -133,8 +133,6 @@ function parseApp(name: string, entry: unknown, defaults: AppDefaults, where: st
       };
     }
     case 'webpush': {
-      // Each subscription names its own push service: an endpoint here would silently mean nothing.
-      if (common.endpoint !== undefined) throw new ConfigError(`${at}: "endpoint" is not a field of a webpush app: each subscription names its push service`);
       const subject = field.required('subject');
       if (!/^(mailto:|https:\/\/)/.test(subject)) throw new ConfigError(`${at}: "subject" must be a mailto: or https: URL (RFC 8292)`);
       return { ...common, provider, vapidPublicKey: field.required('vapid_public_key'), vapidPrivateKeyFile: field.required('vapid_private_key_file'), subject };

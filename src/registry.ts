@@ -91,6 +91,10 @@ export async function buildApps(apps: AppsConfig, config: Config, log: Logger, w
   const builder = workers ? log.child({}, { level: 'error' }) : log;
   try {
     for (const app of apps.apps) {
+      // SPEC lets every app set one; for webpush it has no meaning, since each subscription names its push service.
+      if (app.provider === 'webpush' && app.endpoint !== undefined) {
+        log.warn({ app: app.name, endpoint: app.endpoint }, '"endpoint" means nothing for a webpush app: each subscription names its push service; it is ignored');
+      }
       runtimes.push({ name: app.name, provider: createAppProvider(app, config, limits, builder), concurrency: app.concurrency, rate: app.rate });
     }
   } catch (error) {
