@@ -728,17 +728,22 @@ export class PostgresSpool implements Spool {
         }
         const dead = await client.query<{ dead: string }>("SELECT n_dead_tup AS dead FROM pg_stat_user_tables WHERE relid = 'gocm.tokens'::regclass");
         if (this.closing || Number(dead.rows[0]?.dead ?? 0) < VACUUM_DEAD_ROWS) return;
-        // The pool's 5 s deadlines are for the hot path: a table an outage let grow takes longer.
-        await client.query('SET statement_timeout = 0');
+        // Known before anything runs, so that a close() from now on cancels what does.
         this.vacuumBackend = row.pid;
         try {
-          // pg reads a query's own query_timeout (its types do not say so).
-          const statement: pg.QueryConfig & { query_timeout: number } = { text: 'VACUUM (SKIP_LOCKED, TRUNCATE false) gocm.tokens', query_timeout: VACUUM_TIMEOUT_MS };
-          await client.query(statement);
+          // The pool's 5 s deadlines are for the hot path: a table an outage let grow takes longer.
+          await client.query('SET statement_timeout = 0');
+          try {
+            // pg reads a query's own query_timeout (its types do not say so).
+            const statement: pg.QueryConfig & { query_timeout: number } = { text: 'VACUUM (SKIP_LOCKED, TRUNCATE false) gocm.tokens', query_timeout: VACUUM_TIMEOUT_MS };
+            if (!this.closing) await client.query(statement);
+          } finally {
+            // Never back into the pool without its deadline.
+            await client.query('RESET statement_timeout');
+          }
         } finally {
           this.vacuumBackend = undefined;
         }
-        await client.query('RESET statement_timeout');
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [VACUUM_LOCK]);
       }
