@@ -273,30 +273,8 @@ export interface FakeFcmProcess {
 
 /** The fake FCM v1 server (test/support/fake-fcm.ts) in its own process, over TLS + HTTP/2. */
 export async function startFakeFcmProcess(latencyMs: number): Promise<FakeFcmProcess> {
-  const script = join(ROOT, 'dist', 'test', 'support', 'fake-fcm.js');
-  const child = spawn(process.execPath, [script, '--tls', '--port', '0', '--latency-ms', String(latencyMs)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  // SIGTERM: it removes its certificate and key files as it stops, after we are gone.
-  killOnCleanup(child, 'SIGTERM');
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const first = await Promise.race([
-    new Promise<string>((resolve) => lines.once('line', resolve)),
-    exited.then(() => {
-      throw new Error('the fake FCM server exited before it was ready');
-    }),
-  ]);
-  lines.close();
-  const info = JSON.parse(first) as { url: string; caFile: string; credentials: string; projectId: string };
-  return {
-    ...info,
-    child,
-    stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  const fake = await startFakeProcess<{ url: string; caFile: string; credentials: string; projectId: string }>('fake-fcm', ['--tls', '--port', '0', '--latency-ms', String(latencyMs)]);
+  return { ...fake.info, child: fake.child, stop: () => fake.stop() };
 }
 
 export interface FakeProcess<Info> {
@@ -338,4 +316,48 @@ export async function untilSettled(client: { request(line: object): Promise<Reco
     report = await client.request({ cmd: 'report' });
   }
   return report;
+}
+
+/** What a run of the bare client (bare-h2.ts) measured. */
+export interface BareRun {
+  readonly tokens: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  /** CPU time (user + system) it spent per request: on a shared machine, steadier than the rates. */
+  readonly cpuMicrosPerToken: number;
+  readonly peakRssMiB: number;
+  /** Cores used on average while it ran: the client's, the fake's, everything else's. */
+  readonly cpuCores: Record<string, number>;
+}
+
+/**
+ * The yardstick of the delivery benchmarks: bare-h2.js in its own process with `args` (its target
+ * and shape), `requests` of them; every one must be answered 200. `fake` is watched for its CPU.
+ */
+export async function runBareClient(args: readonly string[], requests: number, fake: { readonly caFile: string; readonly child: ChildProcess }): Promise<BareRun> {
+  const script = join(ROOT, 'dist', 'test', 'bench', 'bare-h2.js');
+  const child = spawn(process.execPath, [script, ...args, '--requests', String(requests)], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: fake.caFile },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  killOnCleanup(child);
+  const pid = child.pid as number;
+  const fakePid = fake.child.pid as number;
+  const watch = new CpuWatch([pid, fakePid]);
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let result: { ok: number; statuses: Record<string, number>; seconds: number; cpuSeconds: number; peakRssMiB: number } | undefined;
+  lines.on('line', (line) => (result = JSON.parse(line) as typeof result));
+  const code = await exit;
+  if (code !== 0 || result === undefined) throw new Error(`bare-h2 failed (exit ${code})`);
+  const usage = watch.read({ [pid]: result.cpuSeconds });
+  if (result.ok !== requests) throw new Error(`bare-h2: not every request got 200: ${JSON.stringify(result.statuses)}`);
+  return {
+    tokens: requests,
+    seconds: round(result.seconds, 3),
+    perSecond: Math.round(requests / result.seconds),
+    cpuMicrosPerToken: Math.round((result.cpuSeconds * 1e6) / requests),
+    peakRssMiB: result.peakRssMiB,
+    cpuCores: { bare: usage.cores[pid] ?? 0, fake: usage.cores[fakePid] ?? 0, otherProcesses: usage.others, load1: usage.load1 },
+  };
 }

@@ -9,18 +9,13 @@
 // ratio is the cost of everything gocm adds.
 //
 //   node dist/test/bench/delivery-apns.js [--quick] [--concurrency N --connections N] [--workers N] [--spool memory]
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { OPTIONS } from '../../src/config.js';
-import { connect, ROOT, tempDir } from '../support/daemon.js';
-import {
-  busyNote, CpuWatch, type FakeProcess, hardLimit, killOnCleanup, launchDaemon, note, printResult, QUICK, removeOnCleanup, round, runScenario,
-  startFakeProcess, stopDaemon, untilSettled,
-} from './common.js';
+import { connect, tempDir } from '../support/daemon.js';
+import { busyNote, CpuWatch, type FakeProcess, hardLimit, launchDaemon, note, printResult, QUICK, removeOnCleanup, round, runBareClient, runScenario, startFakeProcess, stopDaemon, untilSettled } from './common.js';
 import { BENCH_PAYLOAD, deviceToken } from './payload.js';
 
 const { values: flags } = parseArgs({
@@ -103,30 +98,9 @@ async function daemonRun(fake: Fake, dir: string): Promise<Run> {
 
 async function bareRun(fake: Fake, requests: number, prefix: string): Promise<Run> {
   const { info } = fake;
-  const script = join(ROOT, 'dist', 'test', 'bench', 'bare-h2.js');
-  const child = spawn(
-    process.execPath,
-    [script, '--url', info.url, '--apns-key', info.key, '--key-id', info.keyId, '--team-id', info.teamId, '--topic', info.topic,
-      '--requests', String(requests), '--concurrency', String(CONCURRENCY), '--sessions', String(CONNECTIONS), '--prefix', prefix],
-    { env: { ...process.env, NODE_EXTRA_CA_CERTS: info.caFile }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  killOnCleanup(child);
-  const watch = new CpuWatch([child.pid as number, fake.child.pid as number]);
-  const lines = createInterface({ input: child.stdout });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let result: { ok: number; statuses: Record<string, number>; seconds: number; cpuSeconds: number } | undefined;
-  lines.on('line', (line) => (result = JSON.parse(line) as typeof result));
-  const code = await exit;
-  if (code !== 0 || result === undefined) throw new Error(`bare-h2 failed (exit ${code})`);
-  const usage = watch.read({ [child.pid as number]: result.cpuSeconds });
-  if (result.ok !== requests) throw new Error(`bare-h2: not every request got 200: ${JSON.stringify(result.statuses)}`);
-  return {
-    tokens: requests,
-    seconds: round(result.seconds, 3),
-    perSecond: Math.round(requests / result.seconds),
-    cpuCores: { bare: usage.cores[child.pid as number] ?? 0, fake: usage.cores[fake.child.pid as number] ?? 0, otherProcesses: usage.others, load1: usage.load1 },
-    cpuMicrosPerToken: Math.round((result.cpuSeconds * 1e6) / requests),
-  };
+  const args = ['--url', info.url, '--apns-key', info.key, '--key-id', info.keyId, '--team-id', info.teamId, '--topic', info.topic,
+    '--concurrency', String(CONCURRENCY), '--sessions', String(CONNECTIONS), '--prefix', prefix];
+  return runBareClient(args, requests, { caFile: info.caFile, child: fake.child });
 }
 
 async function main(): Promise<void> {

@@ -12,15 +12,14 @@
 // tokens/s; gocm through undici 93/s (FACTS.md).
 //
 //   node dist/test/bench/delivery-gcm.js [--quick] [--closed-loop] [--concurrency N --connections N] [--workers N] [--spool memory]
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { OPTIONS } from '../../src/config.js';
-import { connect, ROOT, tempDir } from '../support/daemon.js';
-import { busyNote, CpuWatch, hardLimit, killOnCleanup, launchDaemon, note, printResult, QUICK, removeOnCleanup, round, runScenario, sleep, stopDaemon } from './common.js';
+import { connect, tempDir } from '../support/daemon.js';
+import { busyNote, CpuWatch, hardLimit, launchDaemon, note, printResult, QUICK, removeOnCleanup, round, runBareClient, runScenario, sleep, startFakeProcess, stopDaemon } from './common.js';
 import { BENCH_PAYLOAD } from './payload.js';
 
 const { values: flags } = parseArgs({
@@ -54,28 +53,8 @@ interface FakeGcmProcess {
 
 /** test/support/fake-gcm.ts in its own process, over TLS + HTTP/2. */
 async function startFakeGcmProcess(): Promise<FakeGcmProcess> {
-  const script = join(ROOT, 'dist', 'test', 'support', 'fake-gcm.js');
-  const child = spawn(process.execPath, [script, '--tls', '--port', '0', '--latency-ms', String(LATENCY_MS), '--apikey', API_KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
-  // SIGTERM: it removes its certificate files as it stops.
-  killOnCleanup(child, 'SIGTERM');
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const first = await Promise.race([
-    new Promise<string>((resolve) => lines.once('line', resolve)),
-    exited.then(() => {
-      throw new Error('the fake legacy endpoint exited before it was ready');
-    }),
-  ]);
-  lines.close();
-  const info = JSON.parse(first) as { url: string; caFile: string };
-  return {
-    ...info,
-    child,
-    stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  const fake = await startFakeProcess<{ url: string; caFile: string }>('fake-gcm', ['--tls', '--port', '0', '--latency-ms', String(LATENCY_MS), '--apikey', API_KEY]);
+  return { ...fake.info, child: fake.child, stop: () => fake.stop() };
 }
 
 interface Run {
@@ -152,30 +131,8 @@ async function daemonRun(fake: FakeGcmProcess, dir: string): Promise<Run> {
 
 /** The bare client in its own process: `requests` one-token legacy requests, tokens named `prefix-N`. */
 async function bareRun(fake: FakeGcmProcess, requests: number, prefix: string, more: readonly string[] = []): Promise<Run> {
-  const script = join(ROOT, 'dist', 'test', 'bench', 'bare-h2.js');
-  const child = spawn(
-    process.execPath,
-    [script, '--url', fake.url, '--apikey', API_KEY, '--requests', String(requests),
-      '--concurrency', String(CONCURRENCY), '--sessions', String(CONNECTIONS), '--prefix', prefix, ...more],
-    { env: { ...process.env, NODE_EXTRA_CA_CERTS: fake.caFile }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  killOnCleanup(child);
-  const watch = new CpuWatch([child.pid as number, fake.child.pid as number]);
-  const lines = createInterface({ input: child.stdout });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let result: { ok: number; statuses: Record<string, number>; seconds: number; cpuSeconds: number } | undefined;
-  lines.on('line', (line) => (result = JSON.parse(line) as typeof result));
-  const code = await exit;
-  if (code !== 0 || result === undefined) throw new Error(`bare-h2 failed (exit ${code})`);
-  const usage = watch.read({ [child.pid as number]: result.cpuSeconds });
-  if (result.ok !== requests) throw new Error(`bare-h2: not every request got 200: ${JSON.stringify(result.statuses)}`);
-  return {
-    tokens: requests,
-    seconds: round(result.seconds, 3),
-    perSecond: Math.round(requests / result.seconds),
-    cpuCores: { bare: usage.cores[child.pid as number] ?? 0, fake: usage.cores[fake.child.pid as number] ?? 0, otherProcesses: usage.others, load1: usage.load1 },
-    cpuMicrosPerToken: Math.round((result.cpuSeconds * 1e6) / requests),
-  };
+  const args = ['--url', fake.url, '--apikey', API_KEY, '--concurrency', String(CONCURRENCY), '--sessions', String(CONNECTIONS), '--prefix', prefix, ...more];
+  return runBareClient(args, requests, fake);
 }
 
 async function main(): Promise<void> {

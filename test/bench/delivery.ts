@@ -20,14 +20,12 @@
 // compared with the yardstick measured next to it.
 //
 //   node dist/test/bench/delivery.js [--quick] [--repetitions N] [--concurrency N --connections N] [--spool memory]
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { OPTIONS } from '../../src/config.js';
-import { connect, ROOT, tempDir } from '../support/daemon.js';
-import { busyNote, cpuSecondsOf, CpuWatch, hardLimit, killOnCleanup, launchDaemon, median, memoryOf, note, printResult, QUICK, removeOnCleanup, round, runScenario, sleep, startFakeFcmProcess, stopDaemon, workersOf, type FakeFcmProcess } from './common.js';
+import { connect, tempDir } from '../support/daemon.js';
+import { busyNote, cpuSecondsOf, CpuWatch, type FakeFcmProcess, hardLimit, launchDaemon, median, memoryOf, note, printResult, QUICK, removeOnCleanup, round, runBareClient, runScenario, sleep, startFakeFcmProcess, stopDaemon, workersOf } from './common.js';
 import { sendLine } from './payload.js';
 
 const { values: flags } = parseArgs({
@@ -136,31 +134,8 @@ async function daemonRun(fake: FakeFcmProcess, dir: string, contender: Contender
 
 /** The bare client in its own process; `requests` of them, tokens named `prefix-N`. */
 async function bareRun(fake: FakeFcmProcess, requests: number, prefix: string, shape: { concurrency: number; sessions: number }): Promise<Run> {
-  const script = join(ROOT, 'dist', 'test', 'bench', 'bare-h2.js');
-  const child = spawn(
-    process.execPath,
-    [script, '--url', fake.url, '--credentials', fake.credentials, '--requests', String(requests),
-      '--concurrency', String(shape.concurrency), '--sessions', String(shape.sessions), '--prefix', prefix],
-    { env: { ...process.env, NODE_EXTRA_CA_CERTS: fake.caFile }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  killOnCleanup(child);
-  const watch = new CpuWatch([child.pid as number, fake.child.pid as number]);
-  const lines = createInterface({ input: child.stdout });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let result: { ok: number; statuses: Record<string, number>; seconds: number; cpuSeconds: number; peakRssMiB: number } | undefined;
-  lines.on('line', (line) => (result = JSON.parse(line) as typeof result));
-  const code = await exit;
-  if (code !== 0 || result === undefined) throw new Error(`bare-h2 failed (exit ${code})`);
-  const usage = watch.read({ [child.pid as number]: result.cpuSeconds });
-  if (result.ok !== requests) throw new Error(`bare-h2: not every request got 200: ${JSON.stringify(result.statuses)}`);
-  return {
-    tokens: requests,
-    seconds: round(result.seconds, 3),
-    perSecond: Math.round(requests / result.seconds),
-    cpuMicrosPerToken: Math.round((result.cpuSeconds * 1e6) / requests),
-    peakRssMiB: result.peakRssMiB,
-    cpuCores: { bare: usage.cores[child.pid as number] ?? 0, fake: usage.cores[fake.child.pid as number] ?? 0, otherProcesses: usage.others, load1: usage.load1 },
-  };
+  const args = ['--url', fake.url, '--credentials', fake.credentials, '--concurrency', String(shape.concurrency), '--sessions', String(shape.sessions), '--prefix', prefix];
+  return runBareClient(args, requests, fake);
 }
 
 interface Summary {
