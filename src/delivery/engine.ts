@@ -467,7 +467,7 @@ export class DeliveryEngine {
         this.#log.error({ tokens: this.#settlements.length }, 'outcomes not recorded before the deadline; those tokens are sent again after the restart');
         return;
       }
-      await new Promise<void>((resolve) => this.#clock.after(Math.min(left, STORAGE_FIRST_BACKOFF_MS * 2 ** Math.min(this.#storageFailures, 10)), resolve));
+      await new Promise<void>((resolve) => this.#clock.after(Math.min(left, backoffDelay(this.#storageFailures, STORAGE_MAX_BACKOFF_MS, this.#random, STORAGE_FIRST_BACKOFF_MS)), resolve));
     }
   }
 
