@@ -3,7 +3,8 @@
 // SPEC.md "The daemon".
 import { hostname } from 'node:os';
 import { loadAppsFile } from './apps.js';
-import type { Config, TcpAddress } from './config.js';
+import type { TcpAddress } from './addresses.js';
+import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { EventHub } from './events.js';
 import { HttpApi } from './http/server.js';
@@ -11,7 +12,7 @@ import type { Logger } from './log.js';
 import type { MetricsEndpoint } from './metrics/endpoint.js';
 import { type AppDirectory, Commands } from './protocol/commands.js';
 import { DeliveryWorkers } from './delivery/workers/pool.js';
-import { type Apps, buildApps, TOKENS_PER_REQUEST } from './registry.js';
+import { type Apps, buildApps } from './registry.js';
 import { Report } from './report.js';
 import { listenFd, listenTcp, listenUnix } from './server/listeners.js';
 import { Server } from './server/server.js';
@@ -28,7 +29,6 @@ interface Parts {
   readonly report: Report;
   readonly engine: DeliveryEngine;
   readonly server: Server;
-  readonly events: EventHub;
   readonly workers: DeliveryWorkers | undefined;
   readonly commands: Commands;
   readonly metrics: MetricsEndpoint | undefined;
@@ -67,7 +67,7 @@ export class Daemon {
   static async start(config: Config, log: Logger): Promise<Daemon> {
     const spool = await openSpool(config, log);
     let apps: Apps | undefined;
-    const workers = config.workers > 0 ? new DeliveryWorkers({ size: config.workers, logLevel: config.logLevel, tokensPerRequest: (provider) => TOKENS_PER_REQUEST[provider] }, log) : undefined;
+    const workers = config.workers > 0 ? new DeliveryWorkers({ size: config.workers, logLevel: config.logLevel }, log) : undefined;
     let metrics: MetricsEndpoint | undefined;
     try {
       const inherited = inheritedListeners();
@@ -97,7 +97,7 @@ export class Daemon {
           : [{ name: config.name, host: hostname(), pid: process.pid, started_at: startedAt, seen_at: new Date().toISOString(), inflight: (await spool.counts(undefined, Date.now())).inflight }],
       }));
       const server = new Server(commands, config, log, events);
-      const daemon = new Daemon(config, log, { spool, report, engine, server, events, workers, commands, metrics }, apps);
+      const daemon = new Daemon(config, log, { spool, report, engine, server, workers, commands, metrics }, apps);
       directory = () => daemon.apps.directory;
       await daemon.listen(inherited);
       engine.wake(); // recovered work

@@ -31,8 +31,6 @@ const SIZE_CHECKS: Record<AppConfig['provider'], SizeCheck> = {
   webpush: webPushSizeLimit,
 };
 
-/** Tokens one request may carry, by provider: the engine forms requests before any provider exists in a delivery thread. */
-export const TOKENS_PER_REQUEST: Record<AppConfig['provider'], number> = { fcm: 1, gcm: 1000, apns: 1, webpush: 1 };
 
 /** The provider of one app, as the main thread or a delivery thread builds it. Throws ConfigError. */
 export function createProvider(app: AppConfig, shared: SharedLimits, log: Logger): Provider {
@@ -68,7 +66,7 @@ function createAppProvider(app: AppConfig, config: Config, limits: SharedLimits,
   }
 }
 
-export function sharedLimits(config: Config, workers: number): SharedLimits {
+function sharedLimits(config: Config, workers: number): SharedLimits {
   // Each delivery thread opens its own connections: share them out.
   return {
     requestTimeoutMs: config.requestTimeoutMs,
@@ -102,10 +100,10 @@ export async function buildApps(apps: AppsConfig, config: Config, log: Logger, w
     throw error;
   }
   if (workers) {
-    // Every credential checked: the delivery threads build the real ones.
+    // Every credential checked: the delivery threads build the real ones; the checked ones say how many tokens a request takes.
     await Promise.all(runtimes.map((runtime) => runtime.provider.destroy()));
     const remote = workers.load(apps.apps, limits);
-    runtimes.splice(0, runtimes.length, ...apps.apps.map((app) => ({ name: app.name, provider: remote(app), concurrency: app.concurrency, rate: app.rate })));
+    runtimes.splice(0, runtimes.length, ...runtimes.map((runtime, i) => ({ ...runtime, provider: remote(apps.apps[i] as AppConfig, runtime.provider.maxTokensPerRequest) })));
   }
   const checks = new Map(apps.apps.map((app) => [app.name, SIZE_CHECKS[app.provider]]));
   const names = apps.apps.map((app) => app.name);

@@ -6,6 +6,7 @@ import type { MessageContent } from '../message.js';
 import { gcmOutcomes } from './gcm-outcome.js';
 import type { MessageToSend, Outcome, Provider } from './provider.js';
 import { networkOutcome, parseRetryAfter } from './answers.js';
+import { SendsInFlight } from './sends.js';
 import { createTransport } from './transport/create.js';
 
 export interface GcmOptions {
@@ -84,8 +85,7 @@ export function createGcmProvider(options: GcmOptions, log: Logger): Provider {
     maxBodyBytes: MAX_ANSWER_BYTES,
     ...(options.ca === undefined ? {} : { ca: options.ca }),
   });
-  const inFlight = new Set<Promise<Outcome[]>>();
-  let closing: Promise<void> | undefined;
+  const sends = new SendsInFlight();
 
   async function post(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
     try {
@@ -100,26 +100,17 @@ export function createGcmProvider(options: GcmOptions, log: Logger): Provider {
     }
   }
 
-  function track(request: Promise<Outcome[]>): Promise<Outcome[]> {
-    inFlight.add(request);
-    void request.finally(() => inFlight.delete(request));
-    return request;
-  }
-
   return {
     name: 'gcm',
     maxTokensPerRequest: MAX_TOKENS_PER_REQUEST,
     async send(message, tokens) {
       if (tokens.length === 0) return [];
-      if (tokens.length <= MAX_TOKENS_PER_REQUEST) return track(post(message, tokens));
-      // Callers should chunk already; splitting here keeps an oversized call from being refused whole.
-      const parts = await Promise.all(chunks(tokens, MAX_TOKENS_PER_REQUEST).map((part) => track(post(message, part))));
+      // Callers chunk already; splitting here keeps an oversized call from being refused whole.
+      const parts = await sends.all(chunks(tokens, MAX_TOKENS_PER_REQUEST), (part) => post(message, part));
       return parts.flat();
     },
     close() {
-      // The transport refuses new requests at once and lets those accepted finish.
-      closing ??= Promise.all([transport.close(), ...inFlight]).then(() => undefined);
-      return closing;
+      return sends.close(() => transport.close());
     },
     destroy() {
       // Requests in flight reject inside post() and come back as retry outcomes.

@@ -6,9 +6,9 @@ export class SendsInFlight {
   readonly #sends = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  /** `sendOne` for every token at once, counted as under way until all have settled. */
-  all<T>(tokens: readonly string[], sendOne: (token: string) => Promise<T>): Promise<T[]> {
-    const sending = Promise.all(tokens.map(sendOne));
+  /** `sendOne` for every token (or request of tokens) at once, counted as under way until all have settled. */
+  all<I, T>(items: readonly I[], sendOne: (item: I) => Promise<T>): Promise<T[]> {
+    const sending = Promise.all(items.map((item) => sendOne(item)));
     this.#sends.add(sending);
     const forget = () => this.#sends.delete(sending);
     sending.then(forget, forget);

@@ -13,9 +13,9 @@ const message = { id: 'm1', content: { payload: {} } };
 
 test('a delivery thread that dies: its requests come back as retries, and it starts again with the apps it knew', async (t) => {
   const log = memoryLog();
-  const pool = new DeliveryWorkers({ size: 1, logLevel: 'silent', tokensPerRequest: () => 1000, script: new URL('../support/dying-worker.js', import.meta.url) }, log.log);
+  const pool = new DeliveryWorkers({ size: 1, logLevel: 'silent', script: new URL('../support/dying-worker.js', import.meta.url) }, log.log);
   t.after(() => pool.stop());
-  const provider = pool.load([APP], LIMITS)(APP);
+  const provider = pool.load([APP], LIMITS)(APP, 1000);
   assert.deepEqual(await provider.send(message, ['a', 'b']), [{ kind: 'delivered' }, { kind: 'delivered' }]);
   const held = provider.send(message, ['hold']);
   const dying = provider.send(message, ['die']);
@@ -34,8 +34,8 @@ test('a delivery thread that dies: its requests come back as retries, and it sta
 });
 
 test('stop() ends every thread; a send after it is a retry, never a hang', async () => {
-  const pool = new DeliveryWorkers({ size: 2, logLevel: 'silent', tokensPerRequest: () => 1, script: new URL('../support/dying-worker.js', import.meta.url) }, memoryLog().log);
-  const provider = pool.load([APP], LIMITS)(APP);
+  const pool = new DeliveryWorkers({ size: 2, logLevel: 'silent', script: new URL('../support/dying-worker.js', import.meta.url) }, memoryLog().log);
+  const provider = pool.load([APP], LIMITS)(APP, 1);
   assert.deepEqual(await provider.send(message, ['x']), [{ kind: 'delivered' }]);
   await pool.stop();
   assert.deepEqual(await provider.send(message, ['y']), [{ kind: 'retry', reason: { source: 'gocm', code: 'no_worker' } }]);

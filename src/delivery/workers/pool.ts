@@ -34,7 +34,6 @@ class RemoteProvider implements Provider {
 }
 
 interface Pending {
-  readonly provider: string;
   readonly tokens: number;
   readonly resolve: (outcomes: Outcome[]) => void;
 }
@@ -67,7 +66,6 @@ const STOP_WAIT_MS = 5000;
 export interface WorkerSettings {
   readonly size: number;
   readonly logLevel: string;
-  readonly tokensPerRequest: (provider: AppConfig['provider']) => number;
   /** The thread's code: worker.js unless a test brings its own. */
   readonly script?: URL;
 }
@@ -133,18 +131,18 @@ export class DeliveryWorkers {
       const pending = thread.pending.get(seq);
       if (!pending) continue;
       thread.pending.delete(seq);
-      pending.resolve([...outcomes]);
+      pending.resolve(outcomes);
     }
   }
 
   /** A new configuration: the threads build its providers; the returned function gives the engine its stand-ins. */
-  load(apps: readonly AppConfig[], limits: SharedLimits): (app: AppConfig) => Provider {
+  load(apps: readonly AppConfig[], limits: SharedLimits): (app: AppConfig, maxTokensPerRequest: number) => Provider {
     const generation = ++this.#generation;
     const message: AppsMessage = { kind: 'apps', generation, apps, limits };
     this.#generations.set(generation, message);
     for (const app of apps) this.#liveProviders.set(providerKey(app.name, generation), generation);
     for (const thread of this.#threads) thread?.worker.postMessage(message satisfies ToWorker);
-    return (app) => new RemoteProvider(this, providerKey(app.name, generation), app.provider, this.settings.tokensPerRequest(app.provider));
+    return (app, maxTokensPerRequest) => new RemoteProvider(this, providerKey(app.name, generation), app.provider, maxTokensPerRequest);
   }
 
   /** Send on the thread with the fewest requests out. */
@@ -155,7 +153,7 @@ export class DeliveryWorkers {
     const thread = chosen;
     return new Promise((resolve) => {
       const seq = ++this.#seq;
-      thread.pending.set(seq, { provider, tokens: tokens.length, resolve });
+      thread.pending.set(seq, { tokens: tokens.length, resolve });
       let index = thread.messageIndex.get(message);
       if (index === undefined) {
         index = thread.messages.push(message) - 1;

@@ -45,7 +45,8 @@ export type ToWorker = AppsMessage | SendBatch | EndMessage | { readonly kind: '
 
 export interface OutcomeBatch {
   readonly kind: 'outcomes';
-  readonly items: ReadonlyArray<{ readonly seq: number; readonly outcomes: readonly Outcome[] }>;
+  // Outcome[]: each batch is the receiver's own copy (structured clone), theirs to keep.
+  readonly items: ReadonlyArray<{ readonly seq: number; readonly outcomes: Outcome[] }>;
 }
 
 /** A provider that ended (close or destroy done). */

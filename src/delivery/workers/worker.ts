@@ -13,7 +13,7 @@ const providers = new Map<string, Provider>();
 let answers: Array<OutcomeBatch['items'][number]> = [];
 let answering = false;
 
-function answer(seq: number, outcomes: readonly Outcome[]): void {
+function answer(seq: number, outcomes: Outcome[]): void {
   answers.push({ seq, outcomes });
   if (answering) return;
   answering = true;

@@ -5,14 +5,14 @@ import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { type MessageToSend, type Outcome, type Provider, reasonLabel } from '../provider.js';
 import { networkOutcome, parseRetryAfter } from '../answers.js';
+import { PerMessage } from '../per-message.js';
 import { SendsInFlight } from '../sends.js';
 import { createTransport } from '../transport/create.js';
 import type { Transport } from '../transport/transport.js';
 import { AccessTokenCache } from './access-token.js';
-import { BodyCache } from './body-cache.js';
 import { loadServiceAccount, type ServiceAccount } from './credentials.js';
 import { signAssertion } from './jwt.js';
-import { bodyFor, type BodyTemplate } from './message.js';
+import { bodyFor, bodyTemplate, type BodyTemplate } from './message.js';
 import { isStaleAccessToken, sendOutcome, tokenAnswer, type AccessTokenGrant } from './outcome.js';
 
 export interface FcmOptions {
@@ -46,7 +46,7 @@ class FcmProvider implements Provider {
   readonly #tokenPath: string;
   readonly #sendPath: string;
   readonly #accessTokens: AccessTokenCache;
-  readonly #bodies: BodyCache;
+  readonly #bodies: PerMessage<BodyTemplate>;
   /** The headers of the current access token, built once per token rather than per request. */
   #headers: { accessToken: string; headers: Record<string, string> } | undefined;
   /** Sends not yet answered, some still waiting for an access token: close() lets them finish. */
@@ -64,7 +64,7 @@ class FcmProvider implements Provider {
     // Renewals are coalesced: one request at a time.
     this.#tokenEndpoint = createTransport(token, { ...shape, connections: 1, concurrency: 1 });
     this.#accessTokens = new AccessTokenCache(() => this.#fetchAccessToken());
-    this.#bodies = new BodyCache(options.dryRun);
+    this.#bodies = new PerMessage((message) => bodyTemplate(message.content, options.dryRun));
     for (const url of [fcm, token]) {
       // The origin only: a URL may carry user:password.
       if (url.protocol === 'http:' && !isLoopback(url.hostname)) log.warn({ origin: url.origin }, 'access tokens cross the network unencrypted (plain http://)');
@@ -72,7 +72,7 @@ class FcmProvider implements Provider {
   }
 
   send(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {
-    const template = this.#bodies.template(message);
+    const template = this.#bodies.get(message);
     return this.#sends.all(tokens, (token) => this.#sendOne(template, token));
   }
 

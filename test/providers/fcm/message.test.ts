@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { MessageContent } from '../../../src/message.js';
-import { BodyCache } from '../../../src/providers/fcm/body-cache.js';
 import { bodyFor, bodyTemplate } from '../../../src/providers/fcm/message.js';
 
 function body(content: MessageContent, token = 'tok', dryRun = false): unknown {
@@ -64,23 +63,5 @@ describe('bodyTemplate', () => {
 
   test('tokens are JSON-escaped', () => {
     assert.deepEqual(body({ payload: { a: '1' } }, 'a"b\\c'), { message: { token: 'a"b\\c', data: { a: '1' } } });
-  });
-});
-
-describe('BodyCache', () => {
-  test('builds a template once per message id, and forgets the oldest past its size', () => {
-    const cache = new BodyCache(false, 2);
-    const first = { id: 'm1', content: { payload: { v: 1 } } };
-    const template = cache.template(first);
-    assert.equal(cache.template({ id: 'm1', content: { payload: { v: 'changed' } } }), template, 'same id: the cached template');
-    cache.template({ id: 'm2', content: { payload: {} } });
-    cache.template({ id: 'm3', content: { payload: {} } });
-    assert.notEqual(cache.template(first), template, 'm1 was evicted and rebuilt');
-    assert.deepEqual(JSON.parse(bodyFor(cache.template(first), 't')), { message: { token: 't', data: { v: '1' } } });
-  });
-
-  test('--dry-run applies to every template', () => {
-    const cache = new BodyCache(true);
-    assert.deepEqual(JSON.parse(bodyFor(cache.template({ id: 'm', content: { payload: {} } }), 't')), { validate_only: true, message: { token: 't' } });
   });
 });
