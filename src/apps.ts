@@ -28,7 +28,7 @@ export type AppConfig =
     })
   | (AppCommon & { readonly provider: 'webpush'; readonly vapidPublicKey: string; readonly vapidPrivateKeyFile: string; readonly subject: string });
 
-export type ProviderName = AppConfig['provider'];
+type ProviderName = AppConfig['provider'];
 
 export interface AppsConfig {
   /** The app of a `send` that names none. */
@@ -83,7 +83,7 @@ export function loadAppsFile(path: string, defaults: AppDefaults): AppsConfig {
 }
 
 /** Check an apps file's content; `where` starts every message. */
-export function parseApps(file: unknown, defaults: AppDefaults, where: string): AppsConfig {
+function parseApps(file: unknown, defaults: AppDefaults, where: string): AppsConfig {
   if (!isObject(file)) throw new ConfigError(`${where}: must be a JSON object with "apps"`);
   for (const key of Object.keys(file)) if (key !== 'apps' && key !== 'default') throw new ConfigError(`${where}: "${key}" is not a field (use "apps" and "default")`);
   if (!isObject(file.apps) || Object.keys(file.apps).length === 0) throw new ConfigError(`${where}: "apps" must be an object naming at least one app`);

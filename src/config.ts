@@ -10,8 +10,6 @@ import { errorCode } from './guards.js';
 import { isLoopback, parseTcp, type TcpAddress } from './addresses.js';
 import { checkGocmHost, takeGocmFlags } from './gocm-flags.js';
 
-export { isLoopback, parseTcp, type TcpAddress };
-
 export interface Config {
   /** Unix socket path; undefined when systemd hands us our sockets. */
   readonly socket: string;

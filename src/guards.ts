@@ -7,6 +7,11 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** `text` parsed, if it is a JSON object; undefined for anything else. Never throws. */
+/** `text` without the byte-order mark it may start with (tolerated at the start of any line or body). */
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 export function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);

@@ -6,7 +6,7 @@ import { EXIT, OUTPUT_LOST } from '../client/context.js';
 import { type CtlCommand, runCtl } from '../client/ctl.js';
 import { openInput } from '../client/input.js';
 import { ConfigError, ERROR_CODES } from '../errors.js';
-import { parseTcp } from '../config.js';
+import { parseTcp } from '../addresses.js';
 import { appName, type SendArgs, sendCommand, stringList, UsageError } from './ctl-args.js';
 
 const DEFAULT_SOCKET = '/run/gocm.sock';

@@ -4,7 +4,7 @@
 // hundred. A line that is not a send is reported by its number and skipped;
 // the others go on.
 import { pipeline, type Readable } from 'node:stream';
-import { errorCode, isObject } from '../guards.js';
+import { errorCode, isObject, stripBom } from '../guards.js';
 // The daemon's own framing (split2, ndjson's core): the same line limit logic,
 // and one frame per line (blank ones too), which is what keeps the line numbers
 // right. ndjson.parse itself cannot report a bad line by number: it drops blank
@@ -57,7 +57,7 @@ export function lineRequest(line: NumberedLine, defaults: Readonly<Record<string
   if (typeof frame !== 'string') return { problem: `longer than ${MAX_MESSAGE_LINE_BYTES} bytes` };
   if (frame.trim() === '') return undefined;
   // A byte-order mark may start a file (the daemon tolerates one at the start of any line).
-  const text = frame.charCodeAt(0) === 0xfeff ? frame.slice(1) : frame;
+  const text = stripBom(frame);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,17 +1,17 @@
 // When to try a token again: GoCM's numbers (1 s, doubling) with jitter,
 // capped; the service's own Retry-After honoured up to a bound. Pure.
 
-export const FIRST_BACKOFF_MS = 1000;
+const FIRST_BACKOFF_MS = 1000;
 
 /** A Retry-After is honoured up to the larger of --max-backoff and an hour (SPEC.md "Faults"). */
-export const RETRY_AFTER_CAP_MS = 3_600_000;
+const RETRY_AFTER_CAP_MS = 3_600_000;
 
 /**
  * The wait before try number `attempt + 1`, where `attempt` ≥ 1 tries have
  * failed, drawn from [low, high]: high is 1.5 × the doubled step, capped at
  * `capMs`; low is the step itself, but never above ⅔ of high. So the first
  * wait is 1–1.5 s, every wait is at most the cap, and even waits at the cap
- * keep a third of it as jitter: tokens that failed together come back spread
+ * keep a third of it as jitter: requests that failed together come back spread
  * out, not as a wave. `floorMs` (FCM's minute after a 429) starts the
  * doubling there instead, and is then the least wait whatever the cap.
  * `random` must return a number in [0, 1).

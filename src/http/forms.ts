@@ -2,7 +2,7 @@
 // protocol. Only the shape is translated here; every check of the content is
 // the protocol's own (src/protocol/validate.ts), so both doors refuse alike.
 import { ProtocolError } from '../errors.js';
-import { isObject } from '../guards.js';
+import { isObject, stripBom } from '../guards.js';
 
 export type BodyKind = 'form' | 'json';
 
@@ -39,7 +39,7 @@ function fromForm(text: string): Record<string, unknown> {
 function fromJson(text: string): Record<string, unknown> {
   let body: unknown;
   try {
-    body = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    body = JSON.parse(stripBom(text));
   } catch (error) {
     throw new ProtocolError('bad_json', `the body is not JSON: ${(error as Error).message}`);
   }

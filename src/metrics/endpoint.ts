@@ -4,7 +4,7 @@
 // it the hot paths pay nothing.
 import { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TcpAddress } from '../config.js';
+import type { TcpAddress } from '../addresses.js';
 import type { EngineObserver } from '../delivery/engine.js';
 import type { Logger } from '../log.js';
 import { listenFd, listenTcp } from '../server/listeners.js';

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Clock, systemClock } from '../clock.js';
 import { type ErrorCode, ProtocolError } from '../errors.js';
-import { isObject } from '../guards.js';
+import { isObject, stripBom } from '../guards.js';
 import type { Logger } from '../log.js';
 import { newMessageId, type NewMessage } from '../message.js';
 import type { Report } from '../report.js';
@@ -81,7 +81,7 @@ export class Commands {
     let request: unknown;
     try {
       // A byte-order mark is tolerated at the start of a line.
-      request = JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line);
+      request = JSON.parse(stripBom(line));
     } catch (error) {
       return errorReply('bad_json', undefined, `not JSON: ${(error as Error).message}`);
     }
@@ -107,7 +107,7 @@ export class Commands {
   refuse(line: string, code: ErrorCode, message: string): string {
     let id: RequestId;
     try {
-      const request: unknown = JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line);
+      const request: unknown = JSON.parse(stripBom(line));
       id = isObject(request) ? requestIdOf(request) : undefined;
     } catch {
       id = undefined;

@@ -16,7 +16,7 @@ export interface OpenLog extends SpoolLog {
 }
 
 /** Does `spool` name a PostgreSQL server rather than a file? */
-export function isPostgresUrl(spool: string): boolean {
+function isPostgresUrl(spool: string): boolean {
   return /^postgres(ql)?:\/\//i.test(spool);
 }
 

@@ -24,14 +24,14 @@ interface ClaimedRow {
 }
 
 /** A message row as claim() needs it to build the Message. */
-export interface MessageRow {
+interface MessageRow {
   readonly content: string;
   readonly app: number;
   readonly accepted_at: number;
   readonly expires_at: number | null;
 }
 
-export interface StatusRow {
+interface StatusRow {
   readonly app: number;
   readonly token_count: number;
   readonly remaining: number;
@@ -100,9 +100,8 @@ const TOKEN_COLUMNS = ['message', 'app', 'token', 'due_at'];
 
 export type SpoolStatements = ReturnType<typeof prepareStatements>;
 
-/** What a settle changed: tokens that became final, messages finished, and per app. */
+/** What a settle changed: messages finished, and per app. */
 export interface SettleResult {
-  readonly finals: number;
   readonly finished: number;
   /** app id → [tokens final, retries scheduled]. */
   readonly byApp: ReadonlyMap<number, readonly [number, number]>;
@@ -254,7 +253,7 @@ export function prepareStatements(db: Database.Database) {
           done++;
         }
       }
-      return { finals: final.length, finished: done, byApp };
+      return { finished: done, byApp };
     }).immediate,
     // Read and clear in one transaction: nothing added in between can be lost.
     takeCanonicals: db.transaction((app: number | null) => {
