@@ -12,7 +12,7 @@
 // 1,000 dead rows or more): what the figures show is whether the server's
 // autovacuum settings still matter beside it.
 //
-//   node dist/test/bench/fleet-churn.js [--quick] [--seconds 120] [--rate 2000] [--only schema,defaults,off,naptime]
+//   node dist/test/bench/fleet-churn.js [--quick] [--seconds 120] [--rate 1000] [--only schema,defaults,off,naptime]
 import { parseArgs } from 'node:util';
 import { type DaemonProcess, tempDir } from '../support/daemon.js';
 import type { PostgresCluster } from '../support/postgres.js';

@@ -2,7 +2,7 @@
 // daemon on a SQLite spool and the fake legacy upstream, then the proof that
 // nothing was lost and that memory stayed flat. Not part of `npm test`.
 //
-//   node dist/test/bench/soak.js [--seconds 60] [--clients 8] [--rate 300] [--quick]
+//   node dist/test/bench/soak.js [--seconds 60] [--clients 8] [--rate 200] [--quick]
 //
 // Several clients send at --rate sends a second in all, of varied sizes (1 to
 // 1,200 tokens) and payloads (a few bytes to 3.5 kB), with now and then a bad

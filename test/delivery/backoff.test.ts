@@ -32,7 +32,7 @@ test('backoff: jitter spreads tokens that failed together, within [step, 1.5 ste
   for (const delay of delays) assert.ok(delay >= 2000 && delay <= 3000, `delay ${delay}`);
 });
 
-test('backoff: tokens told 429 together do not come back together', () => {
+test('backoff: requests told 429 together do not come back together (one draw per request)', () => {
   const delays = Array.from({ length: 200 }, () => backoffDelay(1, 60_000, Math.random, 60_000));
   assert.ok(Math.min(...delays) >= 60_000, 'never before the minute');
   assert.ok(Math.max(...delays) - Math.min(...delays) > 20_000, `spread over ${Math.max(...delays) - Math.min(...delays)} ms`);

@@ -141,7 +141,7 @@ describe('three apps in one daemon', () => {
     await setup.daemon.settled();
     const output = setup.daemon.output();
     const p8 = setup.apnsKey.privateKeyPem.split('\n')[1] as string;
-    for (const secret of [setup.vapid.privateKey, p8, 'bearer ', 'vapid t=']) assert.ok(!output.includes(secret), `the output shows ${secret.slice(0, 12)}…`);
+    for (const secret of [setup.vapid.privateKey, p8, 'bearer ', 'Bearer ', 'vapid t=']) assert.ok(!output.includes(secret), `the output shows ${secret.slice(0, 12)}…`);
   });
 });
 
