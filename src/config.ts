@@ -29,11 +29,6 @@ export interface Config {
   readonly spool: string;
   readonly sync: 'normal' | 'full';
   readonly spoolMax: number;
-  readonly provider: 'fcm' | 'gcm';
-  readonly credentials: string | undefined;
-  readonly projectId: string | undefined;
-  /** The legacy API key itself (a secret: never log it). */
-  readonly apiKey: string | undefined;
   readonly fcmEndpoint: string;
   readonly gcmEndpoint: string;
   readonly retries: number;
@@ -242,7 +237,7 @@ export async function loadConfig(gocmArgv: readonly string[], env: NodeJS.Proces
   const concurrency = wholeNumber('concurrency', args.concurrency, 1);
   const rate = args.rate === undefined ? undefined : wholeNumber('rate', args.rate, 1);
   const dryRun = args['dry-run'];
-  const fcmEndpoint = args['fcm-endpoint'].replace(/\/+$/, '');
+  const fcmEndpoint = args['fcm-endpoint'];
   const gcmEndpoint = args['gcm-endpoint'];
   const appsFile = args.apps || undefined;
   let apps: AppsConfig;
@@ -281,10 +276,6 @@ export async function loadConfig(gocmArgv: readonly string[], env: NodeJS.Proces
     spool: args.spool || defaultSpool(env),
     sync: args.sync as 'normal' | 'full',
     spoolMax: wholeNumber('spool-max', args['spool-max'], 1),
-    provider,
-    credentials: provider === 'fcm' ? credentials : undefined,
-    projectId: args['project-id'],
-    apiKey: provider === 'gcm' ? apiKey : undefined,
     fcmEndpoint,
     gcmEndpoint,
     retries: wholeNumber('retries', args.retries, 0),

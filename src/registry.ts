@@ -39,7 +39,7 @@ export function createProvider(app: AppConfig, shared: SharedLimits, log: Logger
   const limits = { requestTimeoutMs: shared.requestTimeoutMs, connections: shared.connections, concurrency: app.concurrency, dryRun: app.dryRun };
   switch (app.provider) {
     case 'fcm':
-      return createFcmProvider({ ...limits, endpoint: (app.endpoint ?? shared.fcmEndpoint).replace(/\/+$/, ''), credentials: app.credentials, projectId: app.projectId }, child);
+      return createFcmProvider({ ...limits, endpoint: app.endpoint ?? shared.fcmEndpoint, credentials: app.credentials, projectId: app.projectId }, child);
     case 'gcm':
       return createGcmProvider({ ...limits, endpoint: app.endpoint ?? shared.gcmEndpoint, apiKey: app.apiKey }, child);
     case 'apns':

@@ -27,8 +27,9 @@ describe("GoCM's flags", () => {
     test(name, async () => {
       const loaded = await config(argv);
       assert.deepEqual(loaded.http, http);
-      assert.equal(loaded.provider, 'gcm', 'a key alone means the legacy protocol, as GoCM spoke');
-      assert.equal(loaded.apiKey, 'K');
+      const [app] = loaded.apps.apps;
+      assert.equal(app?.provider, 'gcm', 'a key alone means the legacy protocol, as GoCM spoke');
+      assert.equal(app?.provider === 'gcm' ? app.apiKey : undefined, 'K');
     });
   }
 
