@@ -2,7 +2,7 @@
 // status that decides on its own, and a request that got no answer at all.
 // Pure functions; see test/providers/answers.test.ts.
 import { errorCode } from '../guards.js';
-import type { Outcome, RetryOutcome } from './provider.js';
+import type { FailedOutcome, Reason, RetryOutcome } from './provider.js';
 
 /**
  * Google asks senders that get a 429 without Retry-After to wait at least a
@@ -53,25 +53,24 @@ export function parseRetryAfter(header: string | string[] | undefined, now: numb
   return date === undefined ? undefined : Math.max(0, date - now);
 }
 
-function retry(code: string, retryAfterMs: number | undefined, floorMs?: number): RetryOutcome {
-  const outcome: { kind: 'retry'; reason: RetryOutcome['reason']; retryAfterMs?: number; floorMs?: number } = { kind: 'retry', reason: { source: 'http', code } };
-  if (retryAfterMs !== undefined) outcome.retryAfterMs = retryAfterMs;
-  else if (floorMs !== undefined) outcome.floorMs = floorMs;
-  return outcome;
+/** A retry for `reason`: the service's Retry-After when it sent one, else its documented least wait, if any. */
+export function retryOutcome(reason: Reason, retryAfterMs: number | undefined, floorMs?: number): RetryOutcome {
+  if (retryAfterMs !== undefined) return { kind: 'retry', reason, retryAfterMs };
+  return floorMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, floorMs };
 }
 
 /**
- * The outcome an HTTP status decides on its own, when the body adds nothing
- * we can read: 429 and 5xx are retried, 401/403 mean our credentials are
- * wrong, everything else is final. `floor429Ms`: the service's documented
- * least wait after a 429 that names none.
+ * The outcome an error status decides on its own: 429 and 5xx are retried,
+ * 401/403 mean our credentials are wrong, everything else is final.
+ * `floor429Ms`: the service's documented least wait after a 429 that names
+ * none. `reason`: the service's own code for it, when the body gave one
+ * (else the status).
  */
-export function statusOutcome(status: number, retryAfterMs: number | undefined, floor429Ms?: number): Outcome {
-  const code = String(status);
-  if (status === 429) return { ...retry(code, retryAfterMs, floor429Ms), quota: true };
-  if (status >= 500) return retry(code, retryAfterMs);
-  if (status === 401 || status === 403) return { kind: 'failed', reason: { source: 'http', code }, configProblem: true };
-  return { kind: 'failed', reason: { source: 'http', code } };
+export function statusOutcome(status: number, retryAfterMs: number | undefined, floor429Ms?: number, reason: Reason = { source: 'http', code: String(status) }): RetryOutcome | FailedOutcome {
+  if (status === 429) return { ...retryOutcome(reason, retryAfterMs, floor429Ms), quota: true };
+  if (status >= 500) return retryOutcome(reason, retryAfterMs);
+  if (status === 401 || status === 403) return { kind: 'failed', reason, configProblem: true };
+  return { kind: 'failed', reason };
 }
 
 /** The request never got a complete answer (refused, reset, timed out): always retryable. */

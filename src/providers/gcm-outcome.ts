@@ -2,7 +2,7 @@
 // see test/providers/gcm-outcome.test.ts. The protocol's result table:
 // https://firebase.google.com/docs/cloud-messaging/http-server-ref#error-codes
 import { isObject, parseObject } from '../guards.js';
-import { GOOGLE_429_FLOOR_MS, statusOutcome } from './answers.js';
+import { GOOGLE_429_FLOOR_MS, retryOutcome, statusOutcome } from './answers.js';
 import type { Outcome, Reason } from './provider.js';
 
 /** Per-token errors the legacy endpoint asks us to retry, honouring Retry-After. */
@@ -18,7 +18,7 @@ const CONFIG_ERRORS = new Set(['MismatchSenderId', 'InvalidApnsCredential']);
 const gcm = (code: string): Reason => ({ source: 'gcm', code });
 
 function retry(code: string, retryAfterMs: number | undefined): Outcome {
-  return retryAfterMs === undefined ? { kind: 'retry', reason: gcm(code) } : { kind: 'retry', reason: gcm(code), retryAfterMs };
+  return retryOutcome(gcm(code), retryAfterMs);
 }
 
 function hasMessageId(result: Record<string, unknown>): boolean {

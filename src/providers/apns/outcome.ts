@@ -40,6 +40,5 @@ export function apnsOutcome(status: number, body: string, retryAfterMs: number |
   const apns = reason === undefined ? undefined : ({ source: 'apns', code: reason } as const);
   if (apns && status === 410 && GONE.has(apns.code)) return { kind: 'failed', reason: apns, notRegistered: true };
   if (apns && CONFIG_PROBLEMS.has(apns.code)) return { kind: 'failed', reason: apns, configProblem: true };
-  const outcome = statusOutcome(status, retryAfterMs);
-  return apns === undefined || outcome.kind === 'delivered' ? outcome : { ...outcome, reason: apns };
+  return statusOutcome(status, retryAfterMs, undefined, apns);
 }

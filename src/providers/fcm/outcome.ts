@@ -3,7 +3,7 @@
 // test/providers/fcm/outcome.test.ts. Error codes:
 // https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode
 import { isObject, parseObject } from '../../guards.js';
-import { GOOGLE_429_FLOOR_MS, statusOutcome } from '../answers.js';
+import { GOOGLE_429_FLOOR_MS, retryOutcome, statusOutcome } from '../answers.js';
 import type { Outcome } from '../provider.js';
 
 const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
@@ -32,10 +32,7 @@ type Rule = (retryAfterMs: number | undefined) => Outcome;
 
 const fcm = (code: string) => ({ source: 'fcm', code }) as const;
 
-const retry = (code: string, floorMs?: number): Rule => (retryAfterMs) => {
-  if (retryAfterMs !== undefined) return { kind: 'retry', reason: fcm(code), retryAfterMs };
-  return floorMs === undefined ? { kind: 'retry', reason: fcm(code) } : { kind: 'retry', reason: fcm(code), floorMs };
-};
+const retry = (code: string, floorMs?: number): Rule => (retryAfterMs) => retryOutcome(fcm(code), retryAfterMs, floorMs);
 
 /** FcmError codes whose meaning does not depend on the HTTP status. UNSPECIFIED_ERROR is left to the status. */
 const BY_ERROR_CODE: Readonly<Record<string, Rule>> = {
@@ -61,9 +58,8 @@ export function sendOutcome(status: number, body: string, retryAfterMs: number |
   const rpc = parseRpcError(body);
   const rule = rpc?.errorCode === undefined ? undefined : BY_ERROR_CODE[rpc.errorCode];
   if (rule) return rule(retryAfterMs);
-  const outcome = statusOutcome(status, retryAfterMs, GOOGLE_429_FLOOR_MS);
   // The canonical status (NOT_FOUND, PERMISSION_DENIED…) is FCM's own code: it names the reason; the status decides.
-  return rpc?.status === undefined || outcome.kind === 'delivered' ? outcome : { ...outcome, reason: fcm(rpc.status) };
+  return statusOutcome(status, retryAfterMs, GOOGLE_429_FLOOR_MS, rpc?.status === undefined ? undefined : fcm(rpc.status));
 }
 
 /**
