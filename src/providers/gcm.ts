@@ -7,22 +7,14 @@ import { gcmOutcomes } from './gcm-outcome.js';
 import type { MessageToSend, Outcome, Provider } from './provider.js';
 import { networkOutcome, parseRetryAfter } from './answers.js';
 import { SendsInFlight } from './sends.js';
-import { createTransport } from './transport/create.js';
+import { createTransport, type ProviderLimits, transportOptions } from './transport/create.js';
 
-export interface GcmOptions {
+/** A dry run sets dry_run on every request, whatever the message says. */
+export interface GcmOptions extends ProviderLimits {
   /** The full send URL, e.g. https://fcm.googleapis.com/fcm/send. */
   readonly endpoint: string;
   /** The server key (a secret: it goes only into the Authorization header). */
   readonly apiKey: string;
-  readonly requestTimeoutMs: number;
-  /** HTTP/2 connections to the endpoint. */
-  readonly connections: number;
-  /** Requests the engine keeps in flight at most. */
-  readonly concurrency: number;
-  /** dry_run on every request, whatever the message says. */
-  readonly dryRun: boolean;
-  /** PEM to trust instead of the system's store: for tests. */
-  readonly ca?: string;
 }
 
 /** The legacy protocol's documented cap on `registration_ids`. */
@@ -78,13 +70,7 @@ export function createGcmProvider(options: GcmOptions, log: Logger): Provider {
   }
   // Built once: the key lives only here and in the outgoing requests, never in a log line.
   const headers = { authorization: `key=${options.apiKey}`, 'content-type': 'application/json' };
-  const transport = createTransport(endpoint, {
-    connections: options.connections,
-    concurrency: options.concurrency,
-    timeoutMs: options.requestTimeoutMs,
-    maxBodyBytes: MAX_ANSWER_BYTES,
-    ...(options.ca === undefined ? {} : { ca: options.ca }),
-  });
+  const transport = createTransport(endpoint, transportOptions(options, { maxBodyBytes: MAX_ANSWER_BYTES }));
   const sends = new SendsInFlight();
 
   async function post(message: MessageToSend, tokens: readonly string[]): Promise<Outcome[]> {

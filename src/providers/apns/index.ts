@@ -7,14 +7,15 @@ import { networkOutcome, parseRetryAfter } from '../answers.js';
 import { PerMessage } from '../per-message.js';
 import type { MessageToSend, Outcome, Provider } from '../provider.js';
 import { SendsInFlight } from '../sends.js';
-import { createTransport } from '../transport/create.js';
+import { createTransport, type ProviderLimits, transportOptions } from '../transport/create.js';
 import type { Transport } from '../transport/transport.js';
 import { loadApnsKey } from './key.js';
 import { apnsOutcome, isExpiredProviderToken } from './outcome.js';
 import { type ProviderToken, ProviderTokens, sharedProviderTokens } from './provider-token.js';
 import { type ApnsRequest, apnsRequest } from './request.js';
 
-export interface ApnsOptions {
+/** APNs has no validate-only mode: a dry run sends nothing and counts each token delivered. */
+export interface ApnsOptions extends ProviderLimits {
   /** The .p8 signing key. */
   readonly keyFile: string;
   readonly keyId: string;
@@ -23,15 +24,6 @@ export interface ApnsOptions {
   readonly topic: string;
   /** APNs' base URL: APNS_ENDPOINTS by environment, or an emulator's. */
   readonly endpoint: string;
-  readonly requestTimeoutMs: number;
-  /** HTTP/2 connections to APNs. */
-  readonly connections: number;
-  /** Requests the engine keeps in flight at most. */
-  readonly concurrency: number;
-  /** APNs has no validate-only mode: a dry run sends nothing and counts each token delivered. */
-  readonly dryRun: boolean;
-  /** PEM to trust instead of the system's store: for tests. */
-  readonly ca?: string;
   /**
    * The clock provider tokens are issued and renewed by. Default Date.now, and
    * then providers of the same key share their tokens (sharedProviderTokens).
@@ -70,13 +62,7 @@ class ApnsProvider implements Provider {
     this.#tokens = tokens;
     const endpoint = new URL(options.endpoint);
     this.#pathPrefix = `${endpoint.pathname.replace(/\/+$/, '')}/3/device/`;
-    this.#transport = createTransport(endpoint, {
-      connections: options.connections,
-      concurrency: options.concurrency,
-      timeoutMs: options.requestTimeoutMs,
-      responseHeaders: RESPONSE_HEADERS,
-      ...(options.ca === undefined ? {} : { ca: options.ca }),
-    });
+    this.#transport = createTransport(endpoint, transportOptions(options, { responseHeaders: RESPONSE_HEADERS }));
     this.#prepared = new PerMessage((message) => ({ request: apnsRequest(message.content, message.acceptedAt ?? Date.now(), options.topic) }));
     if (endpoint.protocol === 'http:' && !isLoopback(endpoint.hostname)) log.warn({ origin: endpoint.origin }, 'provider tokens cross the network unencrypted (plain http://)');
   }

@@ -7,7 +7,7 @@ import { type MessageToSend, type Outcome, type Provider, reasonLabel } from '..
 import { networkOutcome, parseRetryAfter } from '../answers.js';
 import { PerMessage } from '../per-message.js';
 import { SendsInFlight } from '../sends.js';
-import { createTransport } from '../transport/create.js';
+import { createTransport, type ProviderLimits, transportOptions } from '../transport/create.js';
 import type { Transport } from '../transport/transport.js';
 import { AccessTokenCache } from './access-token.js';
 import { loadServiceAccount, type ServiceAccount } from './credentials.js';
@@ -15,22 +15,14 @@ import { signAssertion } from './jwt.js';
 import { bodyFor, bodyTemplate, type BodyTemplate } from './message.js';
 import { isStaleAccessToken, sendOutcome, tokenAnswer, type AccessTokenGrant } from './outcome.js';
 
-export interface FcmOptions {
+/** A dry run sets validate_only on every message. */
+export interface FcmOptions extends ProviderLimits {
   /** The service-account JSON file. */
   readonly credentials: string;
   /** Overrides the file's project_id. */
   readonly projectId?: string | undefined;
   /** FCM's base URL (https://fcm.googleapis.com); a path is kept as a prefix. */
   readonly endpoint: string;
-  readonly requestTimeoutMs: number;
-  /** HTTP/2 connections to FCM. */
-  readonly connections: number;
-  /** Requests the engine keeps in flight at most. */
-  readonly concurrency: number;
-  /** validate_only on every message. */
-  readonly dryRun: boolean;
-  /** PEM to trust instead of the system's store: for tests. */
-  readonly ca?: string;
 }
 
 const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -59,10 +51,9 @@ class FcmProvider implements Provider {
     const token = new URL(account.tokenUri);
     this.#sendPath = `${fcm.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(account.projectId)}/messages:send`;
     this.#tokenPath = token.pathname + token.search;
-    const shape = { timeoutMs: options.requestTimeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) };
-    this.#fcm = createTransport(fcm, { ...shape, connections: options.connections, concurrency: options.concurrency });
+    this.#fcm = createTransport(fcm, transportOptions(options));
     // Renewals are coalesced: one request at a time.
-    this.#tokenEndpoint = createTransport(token, { ...shape, connections: 1, concurrency: 1 });
+    this.#tokenEndpoint = createTransport(token, transportOptions(options, { connections: 1, concurrency: 1 }));
     this.#accessTokens = new AccessTokenCache(() => this.#fetchAccessToken());
     this.#bodies = new PerMessage((message) => bodyTemplate(message.content, options.dryRun));
     for (const url of [fcm, token]) {

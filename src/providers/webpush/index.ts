@@ -9,7 +9,7 @@ import { networkOutcome, parseRetryAfter } from '../answers.js';
 import { PerMessage } from '../per-message.js';
 import { SendsInFlight } from '../sends.js';
 import type { MessageToSend, Outcome, Provider } from '../provider.js';
-import { createTransport } from '../transport/create.js';
+import { createTransport, type ProviderLimits, transportOptions } from '../transport/create.js';
 import { webPushMessage, type WebPushMessage } from './message.js';
 import { OriginTransports } from './origins.js';
 import { webPushOutcome } from './outcome.js';
@@ -20,21 +20,13 @@ import { loadVapidKeys } from './vapid-keys.js';
 
 const webpush = lazily<typeof import('web-push')>('web-push');
 
-export interface WebPushOptions {
+/** Web Push has no validate-only mode: a dry run sends nothing and counts each token delivered. */
+export interface WebPushOptions extends ProviderLimits {
   /** base64url, as the browsers subscribed with it (applicationServerKey). */
   readonly vapidPublicKey: string;
   readonly vapidPrivateKeyFile: string;
   /** VAPID's `sub`: a mailto: or https: URL the push service may contact. */
   readonly subject: string;
-  readonly requestTimeoutMs: number;
-  /** HTTP/2 connections to each push service. */
-  readonly connections: number;
-  /** Requests the engine keeps in flight at most. */
-  readonly concurrency: number;
-  /** Web Push has no validate-only mode: a dry run sends nothing and counts each token delivered. */
-  readonly dryRun: boolean;
-  /** PEM to trust instead of the system's store: for tests. */
-  readonly ca?: string;
   /** Push-service transports kept open at most (default 64), and closed after this long unused (default 5 min). */
   readonly maxOrigins?: number;
   readonly idleMs?: number;
@@ -58,13 +50,8 @@ class WebPushProvider implements Provider {
     this.#options = options;
     this.#vapid = vapid;
     this.#log = log;
-    const transportOptions = {
-      connections: options.connections,
-      concurrency: options.concurrency,
-      timeoutMs: options.requestTimeoutMs,
-      ...(options.ca === undefined ? {} : { ca: options.ca }),
-    };
-    this.#origins = new OriginTransports((origin) => createTransport(origin, transportOptions), {
+    const shape = transportOptions(options);
+    this.#origins = new OriginTransports((origin) => createTransport(origin, shape), {
       ...(options.maxOrigins === undefined ? {} : { maxOrigins: options.maxOrigins }),
       ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
     });
