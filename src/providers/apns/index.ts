@@ -104,7 +104,7 @@ class ApnsProvider implements Provider {
     }
   }
 
-  /** One headers object per message and provider token, so the transport converts it once. */
+  /** One headers object per message and provider token, built once for all of the message's tokens. */
   #headersFor(prepared: Prepared, token: ProviderToken): Record<string, string> {
     if (prepared.signed?.token !== token) {
       prepared.signed = { token, headers: { ...prepared.request.headers, authorization: token.authorization, 'content-type': 'application/json' } };

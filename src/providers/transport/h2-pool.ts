@@ -103,7 +103,11 @@ export class H2Pool implements Transport {
     await Promise.all(sessions.map(end));
   }
 
-  /** The HTTP/2 form of a request's headers, built once per headers object (one per access token). */
+  /**
+   * The HTTP/2 form of a request's headers, reused while the headers object and the path stay the same:
+   * FCM's and gcm's requests share both (one object per access token); APNs' and Web Push's paths name
+   * the device, so theirs is built per request.
+   */
   #h2Headers({ method, path, headers }: TransportRequest): http2.OutgoingHttpHeaders {
     const last = this.#lastHeaders;
     if (last?.from === headers && last.method === method && last.path === path) return last.h2;
