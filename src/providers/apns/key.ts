@@ -5,6 +5,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../errors.js';
 import { errorCode } from '../../guards.js';
+import { isP256 } from '../encoding.js';
 
 /**
  * Load `path` synchronously. A message names the field and the file, never
@@ -24,7 +25,7 @@ export function loadApnsKey(path: string): KeyObject {
   } catch {
     throw problem('is not a PEM private key (Apple\'s AuthKey_KEYID.p8)');
   }
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+  if (!isP256(key)) {
     throw problem('is not an EC P-256 key (ES256 needs one; Apple\'s .p8 keys are)');
   }
   return key;

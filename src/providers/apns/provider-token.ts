@@ -5,6 +5,7 @@
 // of that window, and sooner only when APNs itself calls it expired.
 // https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns
 import { createHash, sign, type KeyObject } from 'node:crypto';
+import { base64url } from '../encoding.js';
 
 interface SigningKey {
   readonly privateKey: KeyObject;
@@ -26,7 +27,6 @@ const RENEW_AFTER_MS = 40 * 60_000;
 /** A token issued this far ahead of our clock (the clock stepped back) would be refused as InvalidProviderToken. */
 const CLOCK_STEP_BACK_MS = 5 * 60_000;
 
-const base64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url');
 
 export function signProviderToken(key: SigningKey, iat: number): string {
   const input = `${base64url(JSON.stringify({ alg: 'ES256', kid: key.keyId }))}.${base64url(JSON.stringify({ iss: key.teamId, iat }))}`;

@@ -1,16 +1,13 @@
 // The OAuth2 assertion: an RS256-signed JWT that Google's token endpoint trades
 // for an access token (the "JWT bearer" grant, RFC 7523). node:crypto only.
 import { sign } from 'node:crypto';
+import { base64url } from '../encoding.js';
 import type { ServiceAccount } from './credentials.js';
 
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 
 /** Google accepts assertions that live at most an hour. */
 const ASSERTION_LIFETIME_S = 3600;
-
-function base64url(value: string | Buffer): string {
-  return Buffer.from(value).toString('base64url');
-}
 
 /** A signed assertion issued at `nowSeconds` (seconds since the epoch). A secret: never log it. */
 export function signAssertion(account: ServiceAccount, nowSeconds: number): string {

@@ -2,6 +2,7 @@
 // {"endpoint":"https://…","keys":{"p256dh":"…","auth":"…"}}, read and checked
 // so that a bad one is a clear final failure rather than a throw in the crypto.
 import { isObject, parseObject } from '../../guards.js';
+import { fromBase64url } from '../encoding.js';
 
 interface Subscription {
   readonly endpoint: URL;
@@ -9,12 +10,6 @@ interface Subscription {
   readonly p256dh: string;
   /** The browser's auth secret, base64url (16 bytes). */
   readonly auth: string;
-}
-
-const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
-
-function bytes(value: unknown): Buffer | undefined {
-  return typeof value === 'string' && BASE64URL.test(value) ? Buffer.from(value, 'base64url') : undefined;
 }
 
 /** The subscription in `token`, or what is wrong with it (a few words, never the token's secrets). */
@@ -27,9 +22,9 @@ export function parseSubscription(token: string): Subscription | string {
   // RFC 8030 §8: push services are reached over HTTPS only.
   if (url.protocol !== 'https:') return 'the subscription endpoint is not an https:// URL';
   if (!isObject(keys)) return 'the subscription has no keys (a push with a payload needs p256dh and auth)';
-  const p256dh = bytes(keys.p256dh);
+  const p256dh = fromBase64url(keys.p256dh);
   if (p256dh?.length !== 65 || p256dh[0] !== 0x04) return 'keys.p256dh is not a base64url P-256 public key';
-  const auth = bytes(keys.auth);
+  const auth = fromBase64url(keys.auth);
   if (auth === undefined || auth.length < 16) return 'keys.auth is not a base64url secret of 16 bytes';
   return { endpoint: url, p256dh: keys.p256dh as string, auth: keys.auth as string };
 }

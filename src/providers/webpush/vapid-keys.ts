@@ -6,6 +6,7 @@ import { createECDH, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../errors.js';
 import { errorCode } from '../../guards.js';
+import { fromBase64url, isP256 } from '../encoding.js';
 
 export interface VapidKeys {
   /** base64url of the 65-byte uncompressed point, as web-push wants it. */
@@ -14,23 +15,20 @@ export interface VapidKeys {
   readonly privateKey: string;
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
-
 /** The 32-byte scalar from the file's text; undefined when it is neither form. */
 function scalarOf(text: string): Buffer | undefined {
   if (text.startsWith('-----BEGIN')) {
     try {
       const key = createPrivateKey(text);
-      if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return undefined;
+      if (!isP256(key)) return undefined;
       const { d } = key.export({ format: 'jwk' });
       return d === undefined ? undefined : Buffer.from(d, 'base64url');
     } catch {
       return undefined;
     }
   }
-  if (!BASE64URL.test(text)) return undefined;
-  const scalar = Buffer.from(text, 'base64url');
-  return scalar.length === 32 ? scalar : undefined;
+  const scalar = fromBase64url(text);
+  return scalar?.length === 32 ? scalar : undefined;
 }
 
 /** The uncompressed public point of `scalar`; undefined when it is no P-256 private key (0, or past the order). */
@@ -46,7 +44,7 @@ function publicPointOf(scalar: Buffer): Buffer | undefined {
 
 /** Read and check the pair. Messages name the field and the file, never a key's value. */
 export function loadVapidKeys(publicKey: string, privateKeyFile: string): VapidKeys {
-  const point = BASE64URL.test(publicKey) ? Buffer.from(publicKey, 'base64url') : undefined;
+  const point = fromBase64url(publicKey);
   if (point?.length !== 65 || point[0] !== 0x04) throw new ConfigError('"vapid_public_key" is not a base64url P-256 public key (65 bytes, starting with B)');
   let text: string;
   try {
